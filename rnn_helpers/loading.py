@@ -1,0 +1,375 @@
+"""Find, verify and load MNIST-style datasets: the TF2 replacement for ``read_data_sets``.
+
+``load_data`` keeps the contract of the original tutorial's helper:
+
+* ``load_data("train")`` returns ``x_train, y_train, x_valid, y_valid`` with 55,000 and
+  5,000 examples; the validation set is the *first* 5,000 images of the training file,
+  exactly as TensorFlow 1's ``input_data.read_data_sets`` split it.
+* ``load_data("test")`` returns ``x_test, y_test`` (10,000 examples).
+* Images are float32 in [0, 1], flattened to 784 values; labels are one-hot float32.
+
+Where the files are looked for, in order (the first folder holding a file wins, ``.gz``
+or uncompressed):
+
+1. the ``data_dir`` argument (the folder itself, or its ``<dataset>/`` subfolder);
+2. ``$RNN_HELPERS_DATA/<dataset>/`` when that environment variable names a data root;
+3. the cache folder (``$RNN_HELPERS_CACHE``, else ``$XDG_CACHE_HOME/rnn_helpers``, else
+   ``~/.cache/rnn_helpers``), under ``<dataset>/``;
+4. ``/usr/share/datasets/<dataset>/`` where Debian's dataset packages install them
+   (``apt install dataset-fashion-mnist``);
+5. and only then a download from the dataset's mirrors into the cache folder.
+
+Every file is checked against the published MD5 of its decompressed content before it is
+used. A successful check is remembered in ``<cache>/verified.json`` (by path, size,
+modification time and inode), so later loads skip the hashing; a changed file is checked
+again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .datasets import DatasetSpec, get_dataset
+from .download import DownloadError, download_verified
+from .idx import DataFileError, parse_idx, read_bytes
+
+DATA_ENV = "RNN_HELPERS_DATA"
+CACHE_ENV = "RNN_HELPERS_CACHE"
+SYSTEM_DATA_ROOT = Path("/usr/share/datasets")
+MODES = ("train", "test")
+DEFAULT_VALIDATION_SIZE = 5000
+
+
+class DataNotFoundError(FileNotFoundError):
+    """A dataset file is nowhere to be found and could not be downloaded."""
+
+
+def default_cache_dir() -> Path:
+    """The cache folder: ``$RNN_HELPERS_CACHE``, else ``$XDG_CACHE_HOME/rnn_helpers``,
+    else ``~/.cache/rnn_helpers``."""
+    if os.environ.get(CACHE_ENV):
+        return Path(os.environ[CACHE_ENV]).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
+    return base / "rnn_helpers"
+
+
+@dataclass
+class SearchPlace:
+    """One folder where a dataset's files may be, and why it is on the list."""
+
+    label: str
+    folder: Path | None
+
+
+def search_places(
+    spec: DatasetSpec, data_dir: str | os.PathLike[str] | None, cache_dir: Path
+) -> list[SearchPlace]:
+    """The folders searched for ``spec``'s files, in order (see the module docstring)."""
+    places: list[SearchPlace] = []
+    if data_dir is not None:
+        root = Path(data_dir).expanduser()
+        places.append(SearchPlace("data_dir argument", root))
+        places += [SearchPlace("data_dir argument", root / name) for name in spec.folder_names]
+    env_root = os.environ.get(DATA_ENV)
+    if env_root:
+        places += [
+            SearchPlace(f"${DATA_ENV}", Path(env_root).expanduser() / name) for name in spec.folder_names
+        ]
+    else:
+        places.append(SearchPlace(f"${DATA_ENV} (not set)", None))
+    places.append(SearchPlace("cache", cache_dir / spec.name))
+    places += [SearchPlace("system datasets", SYSTEM_DATA_ROOT / name) for name in spec.folder_names]
+    return places
+
+
+def find_file(filename: str, places: Sequence[SearchPlace]) -> Path | None:
+    """First ``<folder>/<filename>.gz`` or ``<folder>/<filename>`` that exists, else None."""
+    for place in places:
+        if place.folder is None:
+            continue
+        for candidate in (place.folder / f"{filename}.gz", place.folder / filename):
+            if candidate.is_file():
+                return candidate
+    return None
+
+
+@dataclass
+class VerifiedFiles:
+    """Remembers which files already matched their digest, in a small JSON stamp file.
+
+    A file is identified by its resolved path; its size, modification time and inode
+    must still be the same for the remembered check to count.
+    """
+
+    stamp_path: Path
+    entries: dict[str, dict[str, object]] = field(default_factory=dict)
+    changed: bool = False
+
+    @classmethod
+    def load(cls, cache_dir: Path) -> VerifiedFiles:
+        stamp_path = cache_dir / "verified.json"
+        try:
+            entries = json.loads(stamp_path.read_text())
+            if not isinstance(entries, dict):
+                entries = {}
+        except (OSError, ValueError):
+            entries = {}
+        return cls(stamp_path, entries)
+
+    @staticmethod
+    def _identity(path: Path, md5: str) -> tuple[str, dict[str, object]]:
+        stat = path.stat()
+        key = str(path.resolve())
+        return key, {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "inode": stat.st_ino, "md5": md5}
+
+    def is_verified(self, path: Path, md5: str) -> bool:
+        key, identity = self._identity(path, md5)
+        return self.entries.get(key) == identity
+
+    def remember(self, path: Path, md5: str) -> None:
+        key, identity = self._identity(path, md5)
+        self.entries[key] = identity
+        self.changed = True
+
+    def save(self) -> None:
+        """Write the stamps atomically; a cache folder that cannot be written is skipped."""
+        if not self.changed:
+            return
+        try:
+            self.stamp_path.parent.mkdir(parents=True, exist_ok=True)
+            handle, temporary = tempfile.mkstemp(dir=self.stamp_path.parent, suffix=".part")
+            with os.fdopen(handle, "w") as out:
+                json.dump(self.entries, out, indent=1, sort_keys=True)
+            os.replace(temporary, self.stamp_path)
+        except OSError:
+            with contextlib.suppress(OSError, UnboundLocalError):
+                os.unlink(temporary)
+        self.changed = False
+
+
+def _not_found_message(
+    spec: DatasetSpec,
+    filename: str,
+    places: Sequence[SearchPlace],
+    attempts: list[tuple[str, str]],
+    download: bool,
+    cache_dir: Path,
+) -> str:
+    looked = "\n".join(f"  - {place.label}: {place.folder if place.folder else '-'}" for place in places)
+    if not download:
+        tried = "  (downloading was switched off: download=False)"
+    else:
+        tried = "\n".join(f"  - {url}: {reason}" for url, reason in attempts) or "  (no mirrors)"
+    names = ", ".join(f"{name}.gz" for name in spec.files.values())
+    return (
+        f"Could not find or download {filename}(.gz) of dataset {spec.name!r}.\n"
+        f"Looked in:\n{looked}\n"
+        f"Tried to download from:\n{tried}\n"
+        f"To provide the files by hand, download {names} from one of the mirrors above "
+        f"(any faithful copy, gzipped or not, is accepted) and either put them in "
+        f"{cache_dir / spec.name}, or put them in <root>/{spec.name}/ and set "
+        f"{DATA_ENV}=<root>, or pass data_dir=<folder> to load_data()."
+    )
+
+
+def locate_files(
+    dataset: str | DatasetSpec = "mnist",
+    roles: Sequence[str] = ("train_images", "train_labels", "test_images", "test_labels"),
+    *,
+    data_dir: str | os.PathLike[str] | None = None,
+    cache_dir: str | os.PathLike[str] | None = None,
+    download: bool = True,
+    mirrors: Sequence[str] | None = None,
+    timeout: float = 30.0,
+    progress: bool = True,
+) -> dict[str, Path]:
+    """Find (or download into the cache) the files of ``dataset`` for the given roles.
+
+    Returns:
+        The path of each requested role. Nothing is verified here; see
+        :func:`read_verified`.
+
+    Raises:
+        DataNotFoundError: a file is in none of the search places and no mirror gave a
+            verified copy; the message lists the places, the mirrors and what to do.
+    """
+    spec = get_dataset(dataset)
+    cache = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
+    places = search_places(spec, data_dir, cache)
+    found: dict[str, Path] = {}
+    for role in roles:
+        filename = spec.files[role]
+        path = find_file(filename, places)
+        if path is None:
+            attempts: list[tuple[str, str]] = []
+            if download:
+                try:
+                    path = download_verified(
+                        f"{filename}.gz",
+                        cache / spec.name / f"{filename}.gz",
+                        spec.md5[role],
+                        spec.mirrors if mirrors is None else mirrors,
+                        timeout=timeout,
+                        progress=progress,
+                    )
+                except DownloadError as error:
+                    attempts = error.attempts
+            if path is None:
+                raise DataNotFoundError(_not_found_message(spec, filename, places, attempts, download, cache))
+        found[role] = path
+    return found
+
+
+def read_verified(
+    path: Path, md5: str, expected_ndim: int, stamps: VerifiedFiles | None = None
+) -> np.ndarray:
+    """Read an IDX file and check its decompressed content against ``md5``.
+
+    Structure is checked first (gzip, magic number, sizes), then the digest, unless
+    ``stamps`` remembers this very file as verified.
+
+    Raises:
+        DataFileError: the file is damaged or its digest does not match.
+    """
+    data = read_bytes(path)
+    array = parse_idx(data, path, expected_ndim)
+    if stamps is not None and stamps.is_verified(path, md5):
+        return array
+    digest = hashlib.md5(data).hexdigest()
+    if digest != md5:
+        raise DataFileError(
+            path,
+            f"digest mismatch: the decompressed content has MD5 {digest} but the original "
+            f"file has {md5}. The file is corrupt, altered, or a different file.",
+        )
+    if stamps is not None:
+        stamps.remember(path, md5)
+    return array
+
+
+def _check_pair(
+    spec: DatasetSpec, images: np.ndarray, labels: np.ndarray, image_path: Path, label_path: Path
+) -> None:
+    if images.shape[1:] != spec.image_shape:
+        raise DataFileError(
+            image_path,
+            f"images are {images.shape[1]}x{images.shape[2]} pixels, but dataset "
+            f"{spec.name!r} has {spec.image_shape[0]}x{spec.image_shape[1]} images.",
+        )
+    if images.shape[0] != labels.shape[0]:
+        raise DataFileError(
+            image_path,
+            f"count mismatch: {images.shape[0]} images but {labels.shape[0]} labels in "
+            f"{label_path}. The image and label files do not belong together.",
+        )
+    if labels.size and labels.max() >= spec.n_classes:
+        bad = int(np.argmax(labels >= spec.n_classes))
+        raise DataFileError(
+            label_path,
+            f"bad label value {int(labels[bad])} at index {bad}: labels must be 0-{spec.n_classes - 1}.",
+        )
+
+
+def to_one_hot(labels: np.ndarray, n_classes: int = 10) -> np.ndarray:
+    """Integer labels of shape (N,) -> one-hot float32 array of shape (N, n_classes)."""
+    return np.eye(n_classes, dtype=np.float32)[np.asarray(labels, dtype=np.int64)]
+
+
+def _prepare(images: np.ndarray, labels: np.ndarray, n_classes: int, flatten: bool, one_hot: bool):
+    x = images.astype(np.float32)
+    x *= np.float32(1.0 / 255.0)
+    if flatten:
+        x = x.reshape(len(x), -1)
+    y = to_one_hot(labels, n_classes) if one_hot else labels.astype(np.int64)
+    return x, y
+
+
+def load_data(
+    mode: str = "train",
+    dataset: str | DatasetSpec = "mnist",
+    data_dir: str | os.PathLike[str] | None = None,
+    *,
+    validation_size: int = DEFAULT_VALIDATION_SIZE,
+    flatten: bool = True,
+    one_hot: bool = True,
+    cache_dir: str | os.PathLike[str] | None = None,
+    download: bool = True,
+    mirrors: Sequence[str] | None = None,
+    timeout: float = 30.0,
+    progress: bool = True,
+):
+    """Load a verified MNIST-style dataset, in the shape the original tutorial used.
+
+    Args:
+        mode: ``"train"`` for training and validation sets, ``"test"`` for the test set.
+        dataset: ``"mnist"`` (default), ``"fashion_mnist"``, or a
+            :class:`~rnn_helpers.datasets.DatasetSpec`.
+        data_dir: a folder holding the files (or a data root with a ``<dataset>/``
+            subfolder); searched first. ``None`` uses only the standard places.
+        validation_size: how many of the first training images form the validation set.
+        flatten: images as (N, 784) when True (default), as (N, 28, 28) when False.
+        one_hot: labels as one-hot float32 (N, 10) when True (default), int64 (N,) when
+            False.
+        cache_dir: the cache folder (default: :func:`default_cache_dir`).
+        download: download missing files from the mirrors into the cache.
+        mirrors: base URLs to download from instead of the dataset's own.
+        timeout: seconds to wait on a mirror.
+        progress: show a progress bar while downloading.
+
+    Returns:
+        ``x_train, y_train, x_valid, y_valid`` in ``"train"`` mode;
+        ``x_test, y_test`` in ``"test"`` mode.
+
+    Raises:
+        ValueError: unknown mode or dataset, or a validation size that does not fit.
+        DataNotFoundError: the files could not be found nor downloaded.
+        DataFileError: a file is damaged, altered, or does not match its partner.
+    """
+    if mode not in MODES:
+        raise ValueError(f"Unknown mode {mode!r}: use 'train' or 'test'.")
+    if (
+        isinstance(validation_size, bool)
+        or not isinstance(validation_size, (int, np.integer))
+        or validation_size < 0
+    ):
+        raise ValueError(f"validation_size must be a whole number >= 0, not {validation_size!r}.")
+    spec = get_dataset(dataset)
+    prefix = "train" if mode == "train" else "test"
+    roles = (f"{prefix}_images", f"{prefix}_labels")
+    cache = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
+    paths = locate_files(
+        spec,
+        roles,
+        data_dir=data_dir,
+        cache_dir=cache,
+        download=download,
+        mirrors=mirrors,
+        timeout=timeout,
+        progress=progress,
+    )
+    stamps = VerifiedFiles.load(cache)
+    try:
+        images = read_verified(paths[roles[0]], spec.md5[roles[0]], 3, stamps)
+        labels = read_verified(paths[roles[1]], spec.md5[roles[1]], 1, stamps)
+    finally:
+        stamps.save()
+    _check_pair(spec, images, labels, paths[roles[0]], paths[roles[1]])
+    x, y = _prepare(images, labels, spec.n_classes, flatten, one_hot)
+    if mode == "test":
+        return x, y
+    if not 0 <= validation_size < len(x):
+        raise ValueError(
+            f"validation_size={validation_size} does not fit {len(x)} training examples: "
+            f"use a value from 0 to {len(x) - 1}."
+        )
+    return x[validation_size:], y[validation_size:], x[:validation_size], y[:validation_size]

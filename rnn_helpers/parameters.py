@@ -1,0 +1,102 @@
+"""Check a notebook's parameters before any data is loaded or any training starts.
+
+papermill hands parameters over as Python literals (``-p epochs 3``) or strings, so a
+typo ends up here; every bad value gets a message that names it and says what is allowed.
+"""
+
+from __future__ import annotations
+
+import math
+from numbers import Integral, Real
+from typing import Any
+
+from .datasets import DATASETS
+
+#: Parameters shared by the notebooks, in the order they are documented.
+DEFAULTS: dict[str, Any] = {
+    "learning_rate": 0.001,
+    "epochs": 10,
+    "batch_size": 100,
+    "display_freq": 100,
+    "num_hidden_units": 128,
+    "seed": 42,
+    "dataset": "mnist",
+    "data_dir": None,
+    "output_dir": None,
+    "n_train": None,
+}
+
+
+class ParameterError(ValueError):
+    """A notebook parameter has a value that cannot work."""
+
+
+def _none_like(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and value.strip().lower() in ("", "none", "null"))
+
+
+def _positive_int(name: str, value: Any, allow_none: bool = False) -> int | None:
+    if allow_none and _none_like(value):
+        return None
+    if isinstance(value, bool) or not isinstance(value, Integral) or value < 1:
+        extra = " or None" if allow_none else ""
+        raise ParameterError(f"{name} = {value!r}: it must be a whole number >= 1{extra}.")
+    return int(value)
+
+
+def check_parameters(**params: Any) -> dict[str, Any]:
+    """Validate notebook parameters; return them cleaned (e.g. ``"None"`` becomes ``None``).
+
+    Checks ``learning_rate`` (finite, > 0), ``epochs``, ``batch_size``, ``display_freq``,
+    ``num_hidden_units`` (whole numbers >= 1), ``seed`` (whole number >= 0), ``dataset``
+    (a known name), ``n_train`` (None or a whole number >= ``batch_size``), and that
+    ``data_dir`` / ``output_dir`` are None or text. Unknown names are passed through.
+
+    Raises:
+        ParameterError: the first bad value, with what is allowed.
+    """
+    out = dict(params)
+    if "learning_rate" in out:
+        lr = out["learning_rate"]
+        if isinstance(lr, bool) or not isinstance(lr, Real) or not math.isfinite(lr) or lr <= 0:
+            raise ParameterError(
+                f"learning_rate = {lr!r}: it must be a number > 0 (the original used 0.001)."
+            )
+        out["learning_rate"] = float(lr)
+    for name in ("epochs", "batch_size", "display_freq", "num_hidden_units"):
+        if name in out:
+            out[name] = _positive_int(name, out[name])
+    if "seed" in out:
+        seed = out["seed"]
+        if isinstance(seed, bool) or not isinstance(seed, Integral) or seed < 0:
+            raise ParameterError(f"seed = {seed!r}: it must be a whole number >= 0.")
+    if "dataset" in out:
+        name = str(out["dataset"]).strip().lower().replace("-", "_")
+        if name not in DATASETS:
+            known = ", ".join(repr(k) for k in DATASETS)
+            raise ParameterError(f"dataset = {out['dataset']!r}: unknown; choose one of {known}.")
+        out["dataset"] = name
+    if "n_train" in out:
+        out["n_train"] = _positive_int("n_train", out["n_train"], allow_none=True)
+        if out["n_train"] is not None and "batch_size" in out and out["n_train"] < out["batch_size"]:
+            raise ParameterError(
+                f"n_train = {out['n_train']} is smaller than batch_size = {out['batch_size']}: "
+                "an epoch would have no full batch. Use a larger n_train or a smaller batch_size."
+            )
+    for name in ("data_dir", "output_dir"):
+        if name in out:
+            value = out[name]
+            if _none_like(value):
+                out[name] = None
+            elif not isinstance(value, str):
+                raise ParameterError(f"{name} = {value!r}: it must be a folder path (text) or None.")
+    return out
+
+
+def check_batch_size(batch_size: int, n_train: int) -> None:
+    """Raise :class:`ParameterError` when ``batch_size`` exceeds the training examples available."""
+    if batch_size > n_train:
+        raise ParameterError(
+            f"batch_size = {batch_size} is larger than the training set ({n_train} examples): "
+            f"use a batch_size of at most {n_train}."
+        )

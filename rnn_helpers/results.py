@@ -38,7 +38,7 @@ def resolve_output_dir(output_dir: str | os.PathLike[str] | None, run_name: str)
 
 
 def display_path(path: str | os.PathLike[str]) -> str:
-    """``path`` relative to the project root when inside it (for printing), else its name only."""
+    """``path`` relative to the project root when inside it (for printing), else as it is."""
     path = Path(path).resolve()
     root = project_root()
     if root is not None:
@@ -46,7 +46,7 @@ def display_path(path: str | os.PathLike[str]) -> str:
             return str(path.relative_to(root))
         except ValueError:
             pass
-    return f"<output folder>/{path.name}" if path.is_file() else f"<{path.name}>"
+    return str(path)
 
 
 def versions() -> dict[str, str]:

@@ -32,6 +32,7 @@ import hashlib
 import json
 import os
 import tempfile
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -78,6 +79,11 @@ def search_places(
     places: list[SearchPlace] = []
     if data_dir is not None:
         root = Path(data_dir).expanduser()
+        if not root.is_dir():
+            warnings.warn(
+                f"data_dir {str(root)!r} is not a folder; looking for {spec.name} in the other places.",
+                stacklevel=3,
+            )
         places.append(SearchPlace("data_dir argument", root))
         places += [SearchPlace("data_dir argument", root / name) for name in spec.folder_names]
     env_root = os.environ.get(DATA_ENV)

@@ -208,3 +208,18 @@ def test_default_cache_dir(monkeypatch, tmp_path):
     monkeypatch.delenv("RNN_HELPERS_CACHE")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     assert default_cache_dir() == tmp_path / "xdg" / "rnn_helpers"
+
+
+def test_a_data_dir_that_does_not_exist_is_reported(tmp_path, cache_dir):
+    data = make_synthetic(cache_dir / "synthetic")
+    with pytest.warns(UserWarning, match="is not a folder"):
+        x, _ = load_data("test", data.spec, tmp_path / "typo")
+    assert len(x) == 20
+
+
+def test_command_line_summary(monkeypatch, capsys, tmp_path, cache_dir):
+    from rnn_helpers.__main__ import main
+
+    assert main(["--dataset", "mnist", "--data-dir", str(tmp_path), "--no-download"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: Could not find or download") and "download=False" in err

@@ -1,0 +1,88 @@
+"""The notebooks run end to end with papermill, with tiny parameters, and refuse bad ones.
+
+(``pytest --nbval`` separately re-executes the committed notebooks and compares outputs.)
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import papermill
+import pytest
+from conftest import require_data
+
+from rnn_helpers import DataNotFoundError, load_data
+
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+NB01 = NOTEBOOKS / "01_vanilla_rnn_mnist.ipynb"
+
+pytestmark = [pytest.mark.slow, pytest.mark.realdata]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def needs_mnist():
+    try:
+        load_data("test", "mnist", download=False)
+    except DataNotFoundError:
+        if require_data():
+            raise
+        pytest.skip("MNIST is not available on this machine")
+
+
+def run(notebook: Path, tmp_path: Path, **parameters) -> Path:
+    """Execute ``notebook`` with papermill in its own folder; return the executed copy's path."""
+    executed = tmp_path / f"executed-{notebook.name}"
+    papermill.execute_notebook(
+        notebook,
+        executed,
+        parameters=parameters,
+        kernel_name="python3",  # the kernel of the environment running the tests
+        cwd=str(notebook.parent),
+        progress_bar=False,
+    )
+    return executed
+
+
+def test_nb01_quick_run_writes_sensible_results(tmp_path):
+    out = tmp_path / "out"
+    run(
+        NB01,
+        tmp_path,
+        epochs=1,
+        n_train=3000,
+        display_freq=10,
+        num_hidden_units=64,
+        seed=3,
+        output_dir=str(out),
+    )
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["parameters"]["epochs"] == 1 and metrics["parameters"]["num_hidden_units"] == 64
+    assert metrics["data"] == {"dataset": "mnist", "n_train": 3000, "n_valid": 5000, "n_test": 10000}
+    assert 0.4 < metrics["test"]["accuracy"] <= 1.0, "well above chance (0.1) after one short epoch"
+    assert 0 < metrics["test"]["loss"] < 2.2  # ln(10) = 2.30 would be no learning at all
+    assert len(metrics["history"]["val_accuracy"]) == 1
+    assert len(metrics["history"]["logged"]) == 3  # iterations 0, 10 and 20 of 30
+    assert metrics["training_seconds"] > 0 and metrics["versions"]["tensorflow"].startswith("2.21")
+    for name in ("training_curves", "correct_examples", "misclassified_examples", "confusion_matrix"):
+        assert (out / f"{name}.png").stat().st_size > 5000
+    assert (out / "model.keras").is_file()
+
+
+@pytest.mark.parametrize(
+    "parameters,message",
+    [
+        ({"epochs": 0}, "epochs = 0: it must be a whole number >= 1"),
+        ({"learning_rate": -0.001}, "learning_rate = -0.001: it must be a number > 0"),
+        ({"dataset": "cifar10"}, "dataset = 'cifar10': unknown"),
+        ({"batch_size": 60000}, "batch_size = 60000 is larger than the training set (55000 examples)"),
+    ],
+    ids=["epochs", "learning_rate", "dataset", "batch_size"],
+)
+def test_nb01_bad_parameters_fail_clearly(tmp_path, parameters, message):
+    out = tmp_path / "out"
+    with pytest.raises(papermill.PapermillExecutionError) as info:
+        run(NB01, tmp_path, output_dir=str(out), **parameters)
+    assert info.value.ename == "ParameterError"
+    assert message in info.value.evalue
+    assert not (out / "metrics.json").exists() and not (out / "model.keras").exists()

@@ -8,7 +8,6 @@ each with a compiled (``tf.function``) train step, print the batch loss and accu
 
 from __future__ import annotations
 
-import math
 import os
 import time
 from collections.abc import Callable
@@ -18,8 +17,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from .batching import get_next_batch, randomize
+from .batching import get_next_batch
 from .evaluation import evaluate
+from .fast_rnn import FastRNNSteps, vanilla_rnn_variables
 
 
 class TrainingDiverged(FloatingPointError):
@@ -89,6 +89,113 @@ def format_epoch(epoch: int, loss: float, accuracy: float) -> str:
     return f"Epoch: {epoch}, validation loss: {loss:.2f}, validation accuracy: {accuracy:.01%}"
 
 
+class Trainer:
+    """The original tutorial's training loop, one epoch at a time, keeping its state.
+
+    Every epoch the training set is reshuffled (the order ``randomize`` would give with
+    the same generator), cut into ``len(y) // batch_size`` mini-batches, and one optimiser
+    step is taken per batch. The loss and accuracy of every ``display_freq``-th batch are
+    logged in the original's format.
+
+    The plain vanilla RNN from :func:`rnn_helpers.model.RNN` is trained by
+    :class:`rnn_helpers.fast_rnn.FastRNNSteps` (hand-written backpropagation through time,
+    many steps per compiled call: the same mathematics, several times faster on a CPU);
+    any other model, or ``fast=False``, uses the plain step from :func:`make_train_step`,
+    one compiled call per batch, fed by ``get_next_batch``.
+    """
+
+    def __init__(
+        self,
+        model: keras.Model,
+        optimizer: keras.optimizers.Optimizer | None = None,
+        *,
+        learning_rate: float = 0.001,
+        batch_size: int = 100,
+        display_freq: int = 100,
+        seed: int | None = None,
+        fast: bool = True,
+        log: Callable[[str], None] | None = print,
+    ):
+        self.model = model
+        self.optimizer = optimizer or keras.optimizers.Adam(learning_rate=learning_rate)
+        self.batch_size = batch_size
+        self.display_freq = display_freq
+        self.rng = np.random.default_rng(seed)
+        self.say = log or (lambda line: None)
+        self.epoch = 0
+        self.global_step = 0
+        self.logged: list[dict[str, float]] = []
+        self.fast = fast and vanilla_rnn_variables(model) is not None
+        if self.fast:
+            self._steps = FastRNNSteps(model, self.optimizer, batch_size)
+        else:
+            self._step = make_train_step(
+                model, self.optimizer, keras.losses.CategoricalCrossentropy(from_logits=True)
+            )
+        self._tensors: tuple[np.ndarray, np.ndarray, tf.Tensor, tf.Tensor] | None = None
+
+    def _as_tensors(self, x: np.ndarray, y: np.ndarray) -> tuple[tf.Tensor, tf.Tensor]:
+        """The training arrays as tensors, converted once and reused while they stay the same."""
+        if self._tensors is None or self._tensors[0] is not x or self._tensors[1] is not y:
+            self._tensors = (x, y, tf.constant(x, tf.float32), tf.constant(y, tf.float32))
+        return self._tensors[2], self._tensors[3]
+
+    def _chunks(self, x: np.ndarray, y: np.ndarray, num_tr_iter: int):
+        """Yield ``(first_iteration, losses, accuracies)`` chunk by chunk through one epoch."""
+        order = self.rng.permutation(len(y))  # exactly what randomize(x, y, self.rng) would use
+        if self.fast:
+            x_all, y_all = self._as_tensors(x, y)
+            order_tensor = tf.constant(order, tf.int32)
+            for first in range(0, num_tr_iter, self.display_freq):
+                count = min(self.display_freq, num_tr_iter - first)
+                losses, accuracies = self._steps(x_all, y_all, order_tensor, first, count)
+                yield first, losses.numpy(), accuracies.numpy()
+            return
+        x_shuffled, y_shuffled = x[order], y[order]
+        for iteration in range(num_tr_iter):
+            start = iteration * self.batch_size
+            x_batch, y_batch = get_next_batch(x_shuffled, y_shuffled, start, start + self.batch_size)
+            loss, accuracy = self._step(x_batch, y_batch)
+            yield iteration, np.array([float(loss)]), np.array([float(accuracy)])
+
+    def train_epoch(self, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+        """One epoch over ``x`` ``(N, timesteps, num_input)`` and one-hot ``y``.
+
+        Returns the mean loss and accuracy of the epoch's batches.
+
+        Raises:
+            TrainingDiverged: a batch's loss was NaN or infinite; names its iteration.
+        """
+        num_tr_iter = len(y) // self.batch_size
+        if num_tr_iter == 0:
+            raise ValueError(f"batch_size={self.batch_size} is larger than the {len(y)} training examples.")
+        self.epoch += 1
+        self.say(f"Training epoch: {self.epoch}")
+        losses, accuracies = [], []
+        for first, chunk_losses, chunk_accuracies in self._chunks(x, y, num_tr_iter):
+            bad = np.flatnonzero(~np.isfinite(chunk_losses))
+            if bad.size:
+                iteration = first + int(bad[0])
+                rate = float(keras.ops.convert_to_numpy(self.optimizer.learning_rate))
+                raise TrainingDiverged(
+                    f"The loss became {chunk_losses[bad[0]]} at epoch {self.epoch}, iteration {iteration} "
+                    f"(step {self.global_step + int(bad[0]) + 1}): "
+                    f"training diverged. Try a smaller learning rate (now {rate:g}; e.g. {rate / 10:g})."
+                )
+            for offset in range(len(chunk_losses)):
+                iteration = first + offset
+                self.global_step += 1
+                if iteration % self.display_freq == 0:
+                    loss, accuracy = float(chunk_losses[offset]), float(chunk_accuracies[offset])
+                    self.say(format_iteration(iteration, loss, accuracy))
+                    self.logged.append(
+                        {"epoch": self.epoch, "iteration": iteration, "loss": loss, "accuracy": accuracy}
+                    )
+            losses.append(chunk_losses)
+            accuracies.append(chunk_accuracies)
+        return float(np.concatenate(losses).mean()), float(np.concatenate(accuracies).mean())
+
+
 def train(
     model: keras.Model,
     x_train: np.ndarray,
@@ -102,6 +209,7 @@ def train(
     learning_rate: float = 0.001,
     seed: int | None = None,
     optimizer: keras.optimizers.Optimizer | None = None,
+    fast: bool = True,
     log: Callable[[str], None] | None = print,
 ) -> History:
     """Train ``model`` with the original tutorial's loop and return its :class:`History`.
@@ -116,54 +224,34 @@ def train(
         learning_rate: Adam's learning rate (ignored when ``optimizer`` is given).
         seed: seeds the shuffling; ``None`` shuffles differently every run.
         optimizer: a Keras optimiser; default ``keras.optimizers.Adam(learning_rate)``.
+        fast: train the plain vanilla RNN with the faster, equivalent path of
+            :mod:`rnn_helpers.fast_rnn` (other models always use the plain step).
         log: where progress lines go (``print``); ``None`` for silence.
 
     Raises:
         TrainingDiverged: the loss became NaN or infinite; names the iteration.
     """
-    optimizer = optimizer or keras.optimizers.Adam(learning_rate=learning_rate)
-    loss_fn = keras.losses.CategoricalCrossentropy(from_logits=True)
-    step = make_train_step(model, optimizer, loss_fn)
-    rng = np.random.default_rng(seed)
-    num_tr_iter = len(y_train) // batch_size
+    trainer = Trainer(
+        model,
+        optimizer,
+        learning_rate=learning_rate,
+        batch_size=batch_size,
+        display_freq=display_freq,
+        seed=seed,
+        fast=fast,
+        log=log,
+    )
     history = History()
-    say = log or (lambda line: None)
-    global_step = 0
-    for epoch in range(1, epochs + 1):
-        say(f"Training epoch: {epoch}")
+    for _ in range(epochs):
         started = time.perf_counter()
-        x_shuffled, y_shuffled = randomize(x_train, y_train, rng)
-        losses = np.empty(num_tr_iter, np.float32)
-        accuracies = np.empty(num_tr_iter, np.float32)
-        for iteration in range(num_tr_iter):
-            global_step += 1
-            start = iteration * batch_size
-            x_batch, y_batch = get_next_batch(x_shuffled, y_shuffled, start, start + batch_size)
-            loss, accuracy = step(x_batch, y_batch)
-            losses[iteration], accuracies[iteration] = float(loss), float(accuracy)
-            if not math.isfinite(losses[iteration]):
-                raise TrainingDiverged(
-                    f"The loss became {losses[iteration]} at epoch {epoch}, iteration {iteration} "
-                    f"(step {global_step}): training diverged. Try a smaller learning rate "
-                    f"(now {float(optimizer.learning_rate):g}; e.g. "
-                    f"{float(optimizer.learning_rate) / 10:g})."
-                )
-            if iteration % display_freq == 0:
-                say(format_iteration(iteration, losses[iteration], accuracies[iteration]))
-                history.logged.append(
-                    {
-                        "epoch": epoch,
-                        "iteration": iteration,
-                        "loss": float(losses[iteration]),
-                        "accuracy": float(accuracies[iteration]),
-                    }
-                )
+        train_loss, train_accuracy = trainer.train_epoch(x_train, y_train)
         val_loss, val_accuracy = evaluate(model, x_valid, y_valid)
-        history.epoch.append(epoch)
-        history.train_loss.append(float(losses.mean()))
-        history.train_accuracy.append(float(accuracies.mean()))
+        history.epoch.append(trainer.epoch)
+        history.train_loss.append(train_loss)
+        history.train_accuracy.append(train_accuracy)
         history.val_loss.append(val_loss)
         history.val_accuracy.append(val_accuracy)
         history.epoch_seconds.append(time.perf_counter() - started)
-        say(format_epoch(epoch, val_loss, val_accuracy))
+        trainer.say(format_epoch(trainer.epoch, val_loss, val_accuracy))
+    history.logged = trainer.logged
     return history

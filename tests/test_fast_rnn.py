@@ -1,0 +1,123 @@
+"""The fast training path computes exactly what Keras computes, only faster."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from rnn_helpers.fast_rnn import configure_cpu_threads, forward_backward, vanilla_rnn_variables
+from rnn_helpers.model import RNN
+from rnn_helpers.training import Trainer
+
+
+def batch(n=20, timesteps=28, features=28, classes=10, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.random((n, timesteps, features), dtype=np.float32)
+    y = np.eye(classes, dtype=np.float32)[rng.integers(0, classes, n)]
+    return x, y
+
+
+def keras_reference(model):
+    """A plain keras SimpleRNN + Dense model holding the same weights as ``model``."""
+    timesteps, features = model.input_shape[1:]
+    units = model.get_layer("rnn").units
+    classes = model.output_shape[-1]
+    reference = keras.Sequential(
+        [keras.Input((timesteps, features)), keras.layers.SimpleRNN(units), keras.layers.Dense(classes)]
+    )
+    reference.set_weights(model.get_weights())
+    return reference
+
+
+@pytest.mark.parametrize("n,n_split", [(20, 1), (20, 2), (7, 2), (9, 3)])
+def test_outputs_and_gradients_match_keras_simple_rnn(n, n_split):
+    model = RNN(num_hidden_units=32, seed=0)
+    x, y = batch(n)
+    reference = keras_reference(model)
+    loss_fn = keras.losses.CategoricalCrossentropy(from_logits=True)
+    with tf.GradientTape() as tape:
+        logits = reference(x)
+        expected_loss = loss_fn(y, logits)
+    expected_grads = tape.gradient(expected_loss, reference.trainable_variables)
+    variables = vanilla_rnn_variables(model)
+    loss, accuracy, grads = forward_backward(variables, tf.constant(x), tf.constant(y), n_split)
+    np.testing.assert_allclose(float(loss), float(expected_loss), rtol=1e-6)
+    expected_accuracy = np.mean(np.argmax(logits, 1) == np.argmax(y, 1))
+    assert float(accuracy) == pytest.approx(expected_accuracy)
+    for got, want in zip(grads, expected_grads, strict=True):
+        want = np.asarray(want)
+        scale = np.abs(want).max()
+        assert scale > 0
+        np.testing.assert_allclose(np.asarray(got), want, rtol=0, atol=2e-6 * scale)
+
+
+def test_forward_matches_the_model_output():
+    model = RNN(num_hidden_units=16, seed=1)
+    x, y = batch(5)
+    logits = np.asarray(model(x))
+    loss, _, _ = forward_backward(vanilla_rnn_variables(model), tf.constant(x), tf.constant(y))
+    expected = -np.mean(np.sum(y * (logits - np.log(np.exp(logits).sum(1, keepdims=True))), axis=1))
+    assert float(loss) == pytest.approx(expected, rel=1e-5)
+
+
+@pytest.mark.parametrize(
+    "make_optimizer",
+    [
+        lambda: keras.optimizers.Adam(0.003),
+        lambda: keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(0.003, 30), clipnorm=0.5),
+        lambda: keras.optimizers.SGD(0.05, momentum=0.9),
+    ],
+    ids=["adam", "adam-cosine-clipnorm", "sgd-momentum"],
+)
+def test_fast_training_follows_the_plain_training_step_by_step(make_optimizer):
+    """Same initial weights, optimiser and batch order: the same training, step by step.
+
+    (This also catches a weight update overtaking a read of that weight within a step.)
+    """
+    x, y = batch(200, seed=3)
+    results = {}
+    initial = RNN(num_hidden_units=24, seed=2).get_weights()
+    for fast in (True, False):
+        model = RNN(num_hidden_units=24, seed=2)
+        model.set_weights(initial)
+        trainer = Trainer(model, make_optimizer(), batch_size=20, display_freq=4, seed=5, fast=fast, log=None)
+        assert trainer.fast is fast
+        epochs = [trainer.train_epoch(x, y) for _ in range(3)]
+        results[fast] = (epochs, model.get_weights(), trainer.logged)
+    (fast_epochs, fast_weights, fast_logged), (plain_epochs, plain_weights, plain_logged) = (
+        results[True],
+        results[False],
+    )
+    # the two paths compute the same gradients in a different order of float32 operations:
+    # after 30 steps they agree to rounding, and no prediction has flipped
+    np.testing.assert_allclose(fast_epochs, plain_epochs, rtol=1e-4)
+    for a, b in zip(fast_weights, plain_weights, strict=True):
+        np.testing.assert_allclose(a, b, rtol=0, atol=2e-5 * max(np.abs(b).max(), 1e-3))
+    assert [e["iteration"] for e in fast_logged] == [e["iteration"] for e in plain_logged] == [0, 4, 8] * 3
+    np.testing.assert_allclose([e["loss"] for e in fast_logged], [e["loss"] for e in plain_logged], rtol=1e-4)
+
+
+def test_only_the_plain_vanilla_rnn_takes_the_fast_path():
+    assert vanilla_rnn_variables(RNN(num_hidden_units=8)) is not None
+    lstm = keras.Sequential([keras.Input((28, 28)), keras.layers.LSTM(8), keras.layers.Dense(10)])
+    assert vanilla_rnn_variables(lstm) is None
+    dropout = keras.Sequential(
+        [keras.Input((28, 28)), keras.layers.SimpleRNN(8, dropout=0.1), keras.layers.Dense(10)]
+    )
+    assert vanilla_rnn_variables(dropout) is None
+    trainer = Trainer(lstm, batch_size=10, log=None)
+    assert trainer.fast is False
+    x, y = batch(30)
+    loss, accuracy = trainer.train_epoch(x, y)
+    assert np.isfinite(loss) and 0 <= accuracy <= 1
+
+
+def test_threads_cannot_change_once_tensorflow_runs():
+    tf.constant(1.0) + 1.0  # TensorFlow is running by now
+    assert configure_cpu_threads() is False

@@ -82,7 +82,7 @@ def search_places(
         if not root.is_dir():
             warnings.warn(
                 f"data_dir {str(root)!r} is not a folder; looking for {spec.name} in the other places.",
-                stacklevel=3,
+                stacklevel=4,
             )
         places.append(SearchPlace("data_dir argument", root))
         places += [SearchPlace("data_dir argument", root / name) for name in spec.folder_names]

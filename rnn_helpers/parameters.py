@@ -19,6 +19,8 @@ DEFAULTS: dict[str, Any] = {
     "batch_size": 100,
     "display_freq": 100,
     "num_hidden_units": 128,
+    "lr_schedule": "cosine",
+    "clip_norm": 1.0,
     "seed": 42,
     "dataset": "mnist",
     "data_dir": None,
@@ -48,7 +50,8 @@ def check_parameters(**params: Any) -> dict[str, Any]:
     """Validate notebook parameters; return them cleaned (e.g. ``"None"`` becomes ``None``).
 
     Checks ``learning_rate`` (finite, > 0), ``epochs``, ``batch_size``, ``display_freq``,
-    ``num_hidden_units`` (whole numbers >= 1), ``seed`` (whole number >= 0), ``dataset``
+    ``num_hidden_units`` (whole numbers >= 1), ``lr_schedule`` ("constant" or "cosine"),
+    ``clip_norm`` (None or a number > 0), ``seed`` (whole number >= 0), ``dataset``
     (a known name), ``n_train`` (None or a whole number >= ``batch_size``), and that
     ``data_dir`` / ``output_dir`` are None or text. Unknown names are passed through.
 
@@ -70,6 +73,21 @@ def check_parameters(**params: Any) -> dict[str, Any]:
         seed = out["seed"]
         if isinstance(seed, bool) or not isinstance(seed, Integral) or seed < 0:
             raise ParameterError(f"seed = {seed!r}: it must be a whole number >= 0.")
+    if "lr_schedule" in out:
+        schedule = str(out["lr_schedule"]).strip().lower()
+        if schedule not in ("constant", "cosine"):
+            raise ParameterError(
+                f"lr_schedule = {out['lr_schedule']!r}: use 'constant' (the original) or 'cosine'."
+            )
+        out["lr_schedule"] = schedule
+    if "clip_norm" in out:
+        clip = out["clip_norm"]
+        if _none_like(clip):
+            out["clip_norm"] = None
+        elif isinstance(clip, bool) or not isinstance(clip, Real) or not math.isfinite(clip) or clip <= 0:
+            raise ParameterError(f"clip_norm = {clip!r}: it must be a number > 0, or None for no clipping.")
+        else:
+            out["clip_norm"] = float(clip)
     if "dataset" in out:
         name = str(out["dataset"]).strip().lower().replace("-", "_")
         if name not in DATASETS:

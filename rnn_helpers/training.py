@@ -59,6 +59,38 @@ def set_seed(seed: int, deterministic: bool = True) -> None:
         tf.config.experimental.enable_op_determinism()
 
 
+SCHEDULES = ("constant", "cosine")
+
+
+def make_optimizer(
+    learning_rate: float = 0.001,
+    *,
+    lr_schedule: str = "constant",
+    total_steps: int | None = None,
+    clip_norm: float | None = None,
+) -> keras.optimizers.Optimizer:
+    """Adam, as in the original, optionally with a learning-rate schedule and gradient clipping.
+
+    Args:
+        learning_rate: the initial learning rate.
+        lr_schedule: ``"constant"`` (the original) or ``"cosine"``: the rate falls from
+            ``learning_rate`` to zero along half a cosine over ``total_steps`` steps, so
+            that the last epochs take ever smaller, less noisy steps.
+        total_steps: number of optimiser steps of the whole run (needed for ``"cosine"``).
+        clip_norm: if given, every gradient is rescaled to a norm of at most this value
+            before the update (Keras's ``clipnorm``), which stops the rare huge gradient
+            of a recurrent network from undoing what it has learned.
+    """
+    if lr_schedule not in SCHEDULES:
+        raise ValueError(f"lr_schedule={lr_schedule!r}: use one of {', '.join(map(repr, SCHEDULES))}.")
+    rate: float | keras.optimizers.schedules.LearningRateSchedule = learning_rate
+    if lr_schedule == "cosine":
+        if not total_steps or total_steps < 1:
+            raise ValueError("lr_schedule='cosine' needs total_steps, the number of steps of the run.")
+        rate = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=total_steps)
+    return keras.optimizers.Adam(learning_rate=rate, clipnorm=clip_norm)
+
+
 def make_train_step(
     model: keras.Model, optimizer: keras.optimizers.Optimizer, loss_fn: keras.losses.Loss
 ) -> Callable[[tf.Tensor, tf.Tensor], tuple[tf.Tensor, tf.Tensor]]:

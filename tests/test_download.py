@@ -133,6 +133,7 @@ def test_corrupt_payload_rejected_and_nothing_left(server, remote, cache_dir, da
 def test_nothing_reachable_gives_one_clear_error(remote, cache_dir, tmp_path):
     data, _ = remote
     mirrors = [closed_port_url(), closed_port_url()]
+    (tmp_path / "empty").mkdir()
     with pytest.raises(DataNotFoundError) as info:
         load_data("test", data.spec, tmp_path / "empty", mirrors=mirrors, progress=False, timeout=2)
     message = str(info.value)

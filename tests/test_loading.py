@@ -192,6 +192,7 @@ def test_unwritable_cache_still_loads(synthetic, tmp_path, monkeypatch):
 
 def test_not_found_without_download(tmp_path, cache_dir):
     data = make_synthetic(tmp_path / "elsewhere")
+    (tmp_path / "empty").mkdir()
     with pytest.raises(DataNotFoundError) as info:
         load_data("train", data.spec, tmp_path / "empty", download=False)
     message = str(info.value)

@@ -182,3 +182,21 @@ def test_confusion_matrix():
     counts = confusion_matrix(np.array([0, 1, 1, 2, 2, 2]), np.array([0, 1, 2, 2, 2, 0]), 3)
     assert counts.tolist() == [[1, 0, 0], [0, 1, 1], [1, 0, 2]]
     assert counts.sum() == 6
+
+
+def test_make_optimizer():
+    from rnn_helpers.training import make_optimizer
+
+    constant = make_optimizer(0.001)
+    assert isinstance(constant, keras.optimizers.Adam) and constant.clipnorm is None
+    assert float(constant.learning_rate) == pytest.approx(0.001)
+    cosine = make_optimizer(0.001, lr_schedule="cosine", total_steps=100, clip_norm=1.0)
+    assert cosine.clipnorm == 1.0
+    schedule = cosine._learning_rate
+    assert float(schedule(0)) == pytest.approx(0.001)
+    assert float(schedule(50)) == pytest.approx(0.0005, rel=1e-4)
+    assert float(schedule(100)) == pytest.approx(0.0, abs=1e-9)
+    with pytest.raises(ValueError, match="needs total_steps"):
+        make_optimizer(0.001, lr_schedule="cosine")
+    with pytest.raises(ValueError, match="lr_schedule='step'"):
+        make_optimizer(0.001, lr_schedule="step")

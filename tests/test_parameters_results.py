@@ -30,6 +30,9 @@ def test_defaults_are_the_original_hyperparameters():
         ("learning_rate", float("nan"), "learning_rate = nan"),
         ("learning_rate", "fast", "learning_rate = 'fast'"),
         ("seed", -1, "seed = -1"),
+        ("lr_schedule", "linear", "lr_schedule = 'linear': use 'constant' (the original) or 'cosine'"),
+        ("clip_norm", 0, "clip_norm = 0: it must be a number > 0, or None"),
+        ("clip_norm", "big", "clip_norm = 'big'"),
         ("dataset", "cifar10", "dataset = 'cifar10': unknown; choose one of 'mnist', 'fashion_mnist'"),
         ("n_train", 0, "n_train = 0"),
         ("data_dir", 5, "data_dir = 5: it must be a folder path"),
@@ -43,8 +46,16 @@ def test_bad_values_are_named(name, value, message):
 
 
 def test_cleaning():
-    out = check_parameters(dataset="Fashion-MNIST", data_dir="None", n_train="none", learning_rate=1)
-    assert out == {"dataset": "fashion_mnist", "data_dir": None, "n_train": None, "learning_rate": 1.0}
+    out = check_parameters(
+        dataset="Fashion-MNIST", data_dir="None", n_train="none", learning_rate=1, clip_norm="None"
+    )
+    assert out == {
+        "dataset": "fashion_mnist",
+        "data_dir": None,
+        "n_train": None,
+        "learning_rate": 1.0,
+        "clip_norm": None,
+    }
 
 
 def test_n_train_smaller_than_a_batch():

@@ -1,0 +1,288 @@
+"""Training speed: the project's training path against plain Keras ``model.fit``.
+
+Trains the original tutorial's configuration (55,000 MNIST images, batch 100, a vanilla
+RNN of 128 units, Adam with learning rate 0.001) in two ways, side by side:
+
+  (a) the project's path: ``rnn_helpers.training.Trainer`` (``rnn_helpers.fast_rnn``);
+  (b) plain Keras: ``SimpleRNN`` + ``Dense`` compiled with Adam, trained by ``model.fit``.
+
+Each runs in its own worker process (so each gets its own thread settings and its own
+peak memory): (a) as the notebooks run it, after ``start_tensorflow()``; (b) with
+TensorFlow's default threads, as a Keras user gets it. Both start from the same weights.
+After one warm-up epoch each (tracing and compilation), the timed epochs alternate,
+a b a b ..., so that any background load hits both alike. Printed and written as JSON:
+per-epoch wall time (median, min, max), examples per second, achieved GFLOP/s against a
+float32 matmul peak measured on the spot, peak memory, final validation accuracy, and
+the ratio (b)/(a) of the median epoch times.
+
+    python benchmarks/train_speed.py                    # 4 timed epochs each
+    python benchmarks/train_speed.py --epochs 6 --repeats 2 --units 64
+    python benchmarks/train_speed.py --also-tuned-fit   # (b) again with (a)'s thread settings
+
+Needs the MNIST files (see the README's data section).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import os
+import platform
+import resource
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+TIMESTEPS = NUM_INPUT = 28
+N_CLASSES = 10
+
+
+def flops_per_example(units: int) -> float:
+    """Floating-point operations to train on one example: forward matmuls, and twice that
+    for the backward pass (gradients with respect to activations and to weights)."""
+    forward = TIMESTEPS * (2 * NUM_INPUT * units + 2 * units * units) + 2 * units * N_CLASSES
+    return 3.0 * forward
+
+
+def _worker(method: str, conn, config: dict) -> None:
+    """One training method in its own process, driven by commands over ``conn``."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if method in ("project", "fit-tuned"):
+        from rnn_helpers.startup import start_tensorflow
+
+        start_tensorflow()  # the notebooks' set-up, including their thread layout
+    import keras
+
+    from rnn_helpers import load_data
+    from rnn_helpers.evaluation import evaluate
+    from rnn_helpers.model import RNN
+    from rnn_helpers.training import Trainer, set_seed
+
+    set_seed(config["seed"])
+    x_train, y_train, x_valid, y_valid = load_data("train")
+    x_train = x_train.reshape(-1, TIMESTEPS, NUM_INPUT)
+    x_valid = x_valid.reshape(-1, TIMESTEPS, NUM_INPUT)
+    model = RNN(TIMESTEPS, NUM_INPUT, config["units"], N_CLASSES, seed=config["seed"])
+    if method == "project":
+        trainer = Trainer(model, keras.optimizers.Adam(0.001), batch_size=100, seed=config["seed"], log=None)
+
+        def epoch():
+            trainer.train_epoch(x_train, y_train)
+
+        evaluated = model
+    else:
+        plain = keras.Sequential(
+            [
+                keras.Input((TIMESTEPS, NUM_INPUT)),
+                keras.layers.SimpleRNN(config["units"]),
+                keras.layers.Dense(N_CLASSES),
+            ]
+        )
+        plain.set_weights(model.get_weights())  # the same starting point as (a)
+        plain.compile(
+            optimizer=keras.optimizers.Adam(0.001),
+            loss=keras.losses.CategoricalCrossentropy(from_logits=True),
+            metrics=["accuracy"],
+        )
+
+        def epoch():
+            plain.fit(x_train, y_train, batch_size=100, epochs=1, shuffle=True, verbose=0)
+
+        evaluated = plain
+
+    def matmul_peak() -> float:
+        import tensorflow as tf
+
+        a = tf.random.normal((1024, 1024))
+        b = tf.random.normal((1024, 1024))
+        tf.matmul(a, b).numpy()
+        best = float("inf")
+        for _ in range(5):
+            started = time.perf_counter()
+            for _ in range(10):
+                c = tf.matmul(a, b)
+            c.numpy()
+            best = min(best, (time.perf_counter() - started) / 10)
+        return 2 * 1024**3 / best / 1e9
+
+    conn.send("ready")
+    while True:
+        command = conn.recv()
+        if command == "epoch":
+            started = time.perf_counter()
+            epoch()
+            conn.send(time.perf_counter() - started)
+        elif command == "evaluate":
+            conn.send(evaluate(evaluated, x_valid, y_valid)[1])
+        elif command == "memory":
+            conn.send(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)  # MiB on Linux
+        elif command == "peak":
+            conn.send(matmul_peak())
+        else:
+            conn.send(None)
+            return
+
+
+def _start(method: str, config: dict):
+    parent, child = mp.get_context("spawn").Pipe()
+    process = mp.get_context("spawn").Process(target=_worker, args=(method, child, config), daemon=True)
+    process.start()
+    if parent.recv() != "ready":
+        raise RuntimeError(f"worker {method} failed to start")
+    return process, parent
+
+
+def _ask(conn, command: str):
+    conn.send(command)
+    return conn.recv()
+
+
+def run(epochs: int, repeats: int, units: int, seed: int, also_tuned_fit: bool) -> dict:
+    methods = {"project": "(a) rnn_helpers Trainer", "fit": "(b) keras model.fit"}
+    if also_tuned_fit:
+        methods["fit-tuned"] = "(b') keras model.fit, (a)'s threads"
+    config = {"units": units, "seed": seed}
+    n_examples = 55000 // 100 * 100
+    flops_epoch = flops_per_example(units) * n_examples
+    times: dict[str, list[float]] = {m: [] for m in methods}
+    accuracy: dict[str, list[float]] = {m: [] for m in methods}
+    memory: dict[str, float] = dict.fromkeys(methods, 0.0)
+    peak = None
+    for repeat in range(repeats):
+        workers = {m: _start(m, config) for m in methods}
+        if peak is None:
+            peak = _ask(workers["fit"][1], "peak")
+        for method, (_, conn) in workers.items():
+            warm = _ask(conn, "epoch")
+            print(f"[repeat {repeat + 1}] {methods[method]}: warm-up epoch {warm:.2f} s", flush=True)
+        for epoch in range(epochs):
+            for method, (_, conn) in workers.items():
+                seconds = _ask(conn, "epoch")
+                times[method].append(seconds)
+                print(
+                    f"[repeat {repeat + 1}] epoch {epoch + 1}: {methods[method]} {seconds:.2f} s", flush=True
+                )
+        for method, (process, conn) in workers.items():
+            accuracy[method].append(_ask(conn, "evaluate"))
+            memory[method] = max(memory[method], _ask(conn, "memory"))
+            _ask(conn, "stop")
+            process.join(timeout=30)
+
+    import tensorflow as tf
+
+    results = {
+        "config": {
+            "examples_per_epoch": n_examples,
+            "batch_size": 100,
+            "units": units,
+            "optimizer": "Adam(0.001)",
+            "timed_epochs_per_repeat": epochs,
+            "repeats": repeats,
+            "epochs_trained_per_repeat": epochs + 1,
+            "seed": seed,
+            "gflop_per_epoch": flops_epoch / 1e9,
+        },
+        "machine": {
+            "cpu_count": os.cpu_count(),
+            "platform": platform.platform(terse=True),
+            "processor": platform.processor() or platform.machine(),
+            "tensorflow": tf.__version__,
+            "matmul_peak_gflops": peak,
+        },
+        "methods": {},
+    }
+    for method, label in methods.items():
+        median = statistics.median(times[method])
+        results["methods"][method] = {
+            "label": label,
+            "epoch_seconds": times[method],
+            "median_s": median,
+            "min_s": min(times[method]),
+            "max_s": max(times[method]),
+            "examples_per_s": n_examples / median,
+            "gflops": flops_epoch / median / 1e9,
+            "percent_of_peak": 100 * flops_epoch / median / 1e9 / peak,
+            "peak_memory_mib": memory[method],
+            "final_val_accuracy": accuracy[method],
+        }
+    project = results["methods"]["project"]
+    for method in methods:
+        if method != "project":
+            entry = results["methods"][method]
+            entry["ratio_to_project"] = entry["median_s"] / project["median_s"]
+            entry["val_accuracy_difference_pp"] = [
+                100 * (b - a)
+                for a, b in zip(project["final_val_accuracy"], entry["final_val_accuracy"], strict=True)
+            ]
+    return results
+
+
+def report(results: dict) -> str:
+    config, machine = results["config"], results["machine"]
+    lines = [
+        f"Training speed, {config['examples_per_epoch']} examples per epoch, batch {config['batch_size']}, "
+        f"{config['units']} units, {config['optimizer']}; {config['timed_epochs_per_repeat']} timed epochs x "
+        f"{config['repeats']} repeat(s) after a warm-up epoch",
+        f"Machine: {machine['cpu_count']} CPUs, {machine['platform']}, TensorFlow {machine['tensorflow']}; "
+        f"float32 matmul peak {machine['matmul_peak_gflops']:.0f} GFLOP/s; "
+        f"{config['gflop_per_epoch']:.0f} GFLOP per epoch",
+        "",
+        f"{'method':<38} {'median s':>8} {'min':>6} {'max':>6} {'ex/s':>7} {'GFLOP/s':>8} {'% peak':>7} "
+        f"{'peak MiB':>8} {'val acc':>8}",
+    ]
+    for entry in results["methods"].values():
+        accuracy = statistics.mean(entry["final_val_accuracy"])
+        lines.append(
+            f"{entry['label']:<38} {entry['median_s']:8.2f} {entry['min_s']:6.2f} {entry['max_s']:6.2f} "
+            f"{entry['examples_per_s']:7.0f} {entry['gflops']:8.1f} {entry['percent_of_peak']:6.1f}% "
+            f"{entry['peak_memory_mib']:8.0f} {accuracy:8.2%}"
+        )
+    lines.append("")
+    for method, entry in results["methods"].items():
+        if method != "project":
+            difference = ", ".join(f"{d:+.2f}" for d in entry["val_accuracy_difference_pp"])
+            lines.append(
+                f"ratio {entry['label']} / (a): {entry['ratio_to_project']:.2f}x "
+                f"(validation accuracy difference, percentage points: {difference})"
+            )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--epochs", type=int, default=4, help="timed epochs per method and repeat (default 4)"
+    )
+    parser.add_argument(
+        "--repeats", type=int, default=1, help="fresh runs of the whole comparison (default 1)"
+    )
+    parser.add_argument("--units", type=int, default=128, help="hidden units (default 128)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--also-tuned-fit", action="store_true", help="also time model.fit with (a)'s threads"
+    )
+    parser.add_argument(
+        "--json",
+        type=Path,
+        default=ROOT / "benchmarks" / "results" / "train_speed.json",
+        help="where to write JSON",
+    )
+    args = parser.parse_args(argv)
+    if args.epochs < 1 or args.repeats < 1 or args.units < 1:
+        parser.error("--epochs, --repeats and --units must be at least 1")
+    results = run(args.epochs, args.repeats, args.units, args.seed, args.also_tuned_fit)
+    print()
+    print(report(results))
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"\nwrote {args.json.relative_to(ROOT) if args.json.is_relative_to(ROOT) else args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -69,6 +69,22 @@ def test_nb01_quick_run_writes_sensible_results(tmp_path):
     assert (out / "model.keras").is_file()
 
 
+def test_nb01_runs_unchanged_on_fashion_mnist(tmp_path):
+    try:
+        load_data("test", "fashion_mnist", download=False)
+    except DataNotFoundError:
+        if require_data():
+            raise
+        pytest.skip("Fashion-MNIST is not available here (apt install dataset-fashion-mnist)")
+    out = tmp_path / "out"
+    executed = run(NB01, tmp_path, dataset="fashion_mnist", epochs=1, n_train=5000, output_dir=str(out))
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["data"]["dataset"] == "fashion_mnist"
+    assert 0.35 < metrics["test"]["accuracy"] <= 1.0  # chance is 0.1
+    text = executed.read_text()
+    assert "read as" in text and any(name in text for name in ("Shirt", "Pullover", "Coat", "T-shirt/top"))
+
+
 @pytest.mark.parametrize(
     "parameters,message",
     [

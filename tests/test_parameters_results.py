@@ -72,14 +72,23 @@ def test_batch_size_larger_than_training_set():
 def test_output_dir_default_lands_in_the_project(tmp_path, monkeypatch):
     root = project_root()
     assert root is not None and (root / "rnn_helpers").is_dir()
-    assert resolve_output_dir(None, "demo-run") == root / "output" / "demo-run"
     assert display_path(root / "output" / "demo-run" / "m.json") == "output/demo-run/m.json"
-    monkeypatch.chdir(tmp_path)
+    # a stand-in project, so that nothing is created in the real one
+    project = tmp_path / "project"
+    (project / "notebooks").mkdir(parents=True)
+    (project / "pyproject.toml").write_text('[project]\nname = "rnn-helpers"\n')
+    monkeypatch.chdir(project / "notebooks")
+    assert project_root() == project
+    assert resolve_output_dir(None, "demo-run") == project / "output" / "demo-run"
+    assert (project / "output" / "demo-run").is_dir()
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    monkeypatch.chdir(outside)
     assert project_root() is None
-    assert resolve_output_dir("here", "x") == tmp_path / "here"
-    assert resolve_output_dir(None, "x") == tmp_path / "output" / "x"
-    (tmp_path / "here" / "f.txt").write_text("x")
-    assert display_path(tmp_path / "here" / "f.txt") == str(tmp_path / "here" / "f.txt")
+    assert resolve_output_dir("here", "x") == outside / "here"
+    assert resolve_output_dir(None, "x") == outside / "output" / "x"
+    (outside / "here" / "f.txt").write_text("x")
+    assert display_path(outside / "here" / "f.txt") == str(outside / "here" / "f.txt")
 
 
 def test_write_json_is_atomic(tmp_path):

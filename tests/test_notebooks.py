@@ -20,14 +20,19 @@ NB01 = NOTEBOOKS / "01_vanilla_rnn_mnist.ipynb"
 pytestmark = [pytest.mark.slow, pytest.mark.realdata]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def needs_mnist():
+def need(dataset: str) -> None:
+    """Skip unless ``dataset`` is on this machine (fail instead where the data is required)."""
     try:
-        load_data("test", "mnist", download=False)
+        load_data("test", dataset, download=False)
     except DataNotFoundError:
         if require_data():
             raise
-        pytest.skip("MNIST is not available on this machine")
+        pytest.skip(f"{dataset} is not available on this machine (see the README's data section)")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def needs_mnist():
+    need("mnist")
 
 
 def run(notebook: Path, tmp_path: Path, **parameters) -> Path:
@@ -70,12 +75,7 @@ def test_nb01_quick_run_writes_sensible_results(tmp_path):
 
 
 def test_nb01_runs_unchanged_on_fashion_mnist(tmp_path):
-    try:
-        load_data("test", "fashion_mnist", download=False)
-    except DataNotFoundError:
-        if require_data():
-            raise
-        pytest.skip("Fashion-MNIST is not available here (apt install dataset-fashion-mnist)")
+    need("fashion_mnist")
     out = tmp_path / "out"
     executed = run(NB01, tmp_path, dataset="fashion_mnist", epochs=1, n_train=5000, output_dir=str(out))
     metrics = json.loads((out / "metrics.json").read_text())

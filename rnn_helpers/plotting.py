@@ -123,3 +123,149 @@ def plot_confusion_matrix(
     colorbar.set_ticks(np.sqrt([0, 0.01, 0.1, 0.5, 1]), labels=["0", "1%", "10%", "50%", "100%"])
     fig.tight_layout()
     return fig
+
+
+def plot_prediction_over_rows(
+    images: np.ndarray,
+    probabilities: np.ndarray,
+    labels: Sequence[int],
+    class_names: Sequence[str] | None = None,
+    rows_shown: Sequence[int] = (7, 14, 21),
+) -> Figure:
+    """For each image: the image with the rows read so far, and its class probabilities after each row.
+
+    Args:
+        images: ``(n, 784)`` or ``(n, 28, 28)``.
+        probabilities: ``(n, 28, n_classes)`` from ``rnn_helpers.inside.stepwise_probabilities``.
+        labels: true class of each image.
+        rows_shown: after how many rows to draw a marker line on the probability maps.
+    """
+    n, timesteps, n_classes = probabilities.shape
+    names = list(class_names) if class_names is not None else [str(i) for i in range(n_classes)]
+    fig = Figure(figsize=(10, 2.3 * n))
+    axes = fig.subplots(n, 2, gridspec_kw={"width_ratios": [1, 3.2]}, squeeze=False)
+    for i in range(n):
+        image = np.reshape(images[i], (timesteps, -1))
+        ax_img, ax_prob = axes[i]
+        ax_img.imshow(image, cmap="binary")
+        for k in rows_shown:
+            ax_img.axhline(k - 0.5, color="tab:red", lw=0.8, ls="--")
+        ax_img.set_xticks([])
+        ax_img.set_yticks([0, 27], ["row 1", "row 28"], fontsize=7)
+        ax_img.set_title(f"true: {names[int(labels[i])]}", fontsize=9)
+        im = ax_prob.imshow(
+            probabilities[i].T,
+            aspect="auto",
+            cmap="viridis",
+            vmin=0,
+            vmax=1,
+            extent=(0.5, timesteps + 0.5, n_classes - 0.5, -0.5),
+        )
+        for k in rows_shown:
+            ax_prob.axvline(k + 0.5, color="tab:red", lw=0.8, ls="--")
+        ax_prob.set_yticks(range(n_classes), names, fontsize=7)
+        final = int(probabilities[i, -1].argmax())
+        ax_prob.set_title(f"class probabilities after each row (final answer: {names[final]})", fontsize=9)
+        if i == n - 1:
+            ax_prob.set_xlabel("rows read")
+    fig.colorbar(im, ax=axes[:, 1].tolist(), fraction=0.02, pad=0.01, label="probability")
+    return fig
+
+
+def plot_accuracy_by_rows(
+    accuracy: Sequence[float], title: str = "Test accuracy if the network answered early"
+) -> Figure:
+    """Accuracy against the number of rows read (k = 1 .. 28)."""
+    accuracy = np.asarray(accuracy)
+    rows = np.arange(1, len(accuracy) + 1)
+    fig = Figure(figsize=(7, 4))
+    ax = fig.subplots()
+    ax.plot(rows, accuracy, "o-", ms=4)
+    ax.set_xlabel("rows read before answering")
+    ax.set_ylabel("test accuracy")
+    ax.set_ylim(0, 1)
+    ax.yaxis.set_major_formatter(lambda value, _: f"{value:.0%}")
+    ax.grid(alpha=0.3)
+    ax.set_title(title)
+    return fig
+
+
+def plot_hidden_state(
+    states: np.ndarray, image: np.ndarray | None = None, title: str = "Hidden state"
+) -> Figure:
+    """Heat map of one image's hidden units (rows) over the timesteps (columns), beside the image."""
+    timesteps, units = states.shape
+    fig = Figure(figsize=(10, 4.5))
+    if image is not None:
+        ax_img, ax = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1, 3.5]})
+        ax_img.imshow(np.reshape(image, (timesteps, -1)), cmap="binary")
+        ax_img.set_xticks([])
+        ax_img.set_ylabel("row")
+    else:
+        ax = fig.subplots()
+    im = ax.imshow(
+        states.T,
+        aspect="auto",
+        cmap="RdBu_r",
+        vmin=-1,
+        vmax=1,
+        extent=(0.5, timesteps + 0.5, units - 0.5, -0.5),
+    )
+    ax.set_xlabel("timestep (row read)")
+    ax.set_ylabel("hidden unit")
+    ax.set_title(title)
+    fig.colorbar(im, ax=ax, label="activation (tanh)")
+    return fig
+
+
+def plot_projection(
+    points: np.ndarray,
+    labels: Sequence[int],
+    class_names: Sequence[str] | None = None,
+    title: str = "Final hidden states, first two principal components",
+) -> Figure:
+    """A 2-D scatter of ``points`` ``(N, 2)`` coloured by class, with a legend."""
+    labels = np.asarray(labels)
+    n_classes = int(labels.max()) + 1 if class_names is None else len(class_names)
+    names = list(class_names) if class_names is not None else [str(i) for i in range(n_classes)]
+    fig = Figure(figsize=(7.5, 6.5))
+    ax = fig.subplots()
+    colours = matplotlib_colormap("tab10")
+    for c in range(n_classes):
+        chosen = labels == c
+        ax.scatter(
+            points[chosen, 0], points[chosen, 1], s=3, alpha=0.5, color=colours(c % 10), label=names[c]
+        )
+    ax.set_xlabel("first principal component")
+    ax.set_ylabel("second principal component")
+    ax.set_title(title)
+    ax.legend(markerscale=4, fontsize=8, loc="best")
+    return fig
+
+
+def plot_spectrum(
+    eigenvalues: Mapping[str, np.ndarray], title: str = "Eigenvalues of the recurrent matrix W_h"
+) -> Figure:
+    """Eigenvalues in the complex plane, one colour per entry (e.g. before and after training)."""
+    fig = Figure(figsize=(6.5, 6.5))
+    ax = fig.subplots()
+    angle = np.linspace(0, 2 * np.pi, 400)
+    ax.plot(np.cos(angle), np.sin(angle), color="grey", lw=1, label="unit circle")
+    for name, values in eigenvalues.items():
+        largest = np.abs(values).max()
+        ax.scatter(values.real, values.imag, s=12, alpha=0.7, label=f"{name} (largest |λ| = {largest:.2f})")
+    ax.set_aspect("equal")
+    ax.axhline(0, color="grey", lw=0.5)
+    ax.axvline(0, color="grey", lw=0.5)
+    ax.set_xlabel("real part")
+    ax.set_ylabel("imaginary part")
+    ax.set_title(title)
+    ax.legend(fontsize=8, loc="upper left")
+    return fig
+
+
+def matplotlib_colormap(name: str):
+    """A Matplotlib colormap by name (without importing pyplot)."""
+    from matplotlib import colormaps
+
+    return colormaps[name]

@@ -93,3 +93,17 @@ def recurrent_spectrum(model: keras.Model) -> np.ndarray:
     gradients explode); well below 1, they fade (and gradients vanish).
     """
     return np.linalg.eigvals(rnn_weights(model)["W_h"].astype(np.float64))
+
+
+def decision_rows(probabilities: np.ndarray) -> np.ndarray:
+    """For each image, the number of rows after which the predicted class never changes again.
+
+    Returns integers in ``1 .. T``: 1 means the first row's answer was already the final
+    one; ``T`` means the answer changed at the very last row.
+    """
+    answers = probabilities.argmax(axis=2)  # (N, T)
+    differs = answers != answers[:, -1:]
+    timesteps = answers.shape[1]
+    # last row whose answer differs from the final one, plus one (0 when none differs)
+    last_different = np.where(differs.any(axis=1), timesteps - np.argmax(differs[:, ::-1], axis=1), 0)
+    return last_different + 1

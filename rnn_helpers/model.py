@@ -13,6 +13,9 @@ The original (TensorFlow 1) built it from ``tf.get_variable`` calls and
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import keras
 from keras import ops
 
@@ -94,3 +97,27 @@ def RNN(  # noqa: N802 (the original tutorial's name)
     current_state = keras.layers.SimpleRNN(num_hidden_units, activation="tanh", name="rnn")(inputs)
     logits = OutputLayer(n_classes, seed=seed, name="output")(current_state)
     return keras.Model(inputs, logits, name="vanilla_rnn")
+
+
+def load_trained_model(model_dir: str | os.PathLike[str]) -> keras.Model:
+    """Load ``model.keras`` from a folder written by notebook 01 (or that file itself).
+
+    Raises:
+        FileNotFoundError: there is no saved model there; says how to make one.
+        ValueError: the file holds some other model than the tutorial's vanilla RNN.
+    """
+    path = Path(model_dir).expanduser()
+    if path.is_dir():
+        path = path / "model.keras"
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"No saved model at {path}. Run notebook 01 with -p output_dir {path.parent} first, "
+            "or set model_dir = None to train the model here."
+        )
+    model = keras.models.load_model(path)
+    names = {layer.name: layer for layer in model.layers}
+    if not (
+        isinstance(names.get("rnn"), keras.layers.SimpleRNN) and isinstance(names.get("output"), OutputLayer)
+    ):
+        raise ValueError(f"{path} does not hold the tutorial's vanilla RNN (layers 'rnn' and 'output').")
+    return model

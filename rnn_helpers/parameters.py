@@ -53,7 +53,7 @@ def check_parameters(**params: Any) -> dict[str, Any]:
     ``num_hidden_units`` (whole numbers >= 1), ``lr_schedule`` ("constant" or "cosine"),
     ``clip_norm`` (None or a number > 0), ``seed`` (whole number >= 0), ``dataset``
     (a known name), ``n_train`` (None or a whole number >= ``batch_size``), and that
-    ``data_dir`` / ``output_dir`` are None or text. Unknown names are passed through.
+    ``data_dir`` / ``output_dir`` / ``model_dir`` are None or text. Unknown names are passed through.
 
     Raises:
         ParameterError: the first bad value, with what is allowed.
@@ -101,7 +101,7 @@ def check_parameters(**params: Any) -> dict[str, Any]:
                 f"n_train = {out['n_train']} is smaller than batch_size = {out['batch_size']}: "
                 "an epoch would have no full batch. Use a larger n_train or a smaller batch_size."
             )
-    for name in ("data_dir", "output_dir"):
+    for name in ("data_dir", "output_dir", "model_dir"):
         if name in out:
             value = out[name]
             if _none_like(value):

@@ -142,8 +142,9 @@ def plot_prediction_over_rows(
     """
     n, timesteps, n_classes = probabilities.shape
     names = list(class_names) if class_names is not None else [str(i) for i in range(n_classes)]
-    fig = Figure(figsize=(10, 2.3 * n))
+    fig = Figure(figsize=(10, 2.6 * n))
     axes = fig.subplots(n, 2, gridspec_kw={"width_ratios": [1, 3.2]}, squeeze=False)
+    fig.subplots_adjust(hspace=0.45)
     for i in range(n):
         image = np.reshape(images[i], (timesteps, -1))
         ax_img, ax_prob = axes[i]

@@ -107,3 +107,11 @@ def test_plots(model):
     assert "true: 1" in titles and any("final answer" in t for t in titles)
     legend = [t.get_text() for t in figures[4].axes[0].get_legend().get_texts()]
     assert legend[1].startswith("before (largest |λ| = 1.00)") and "0.50" in legend[2]
+
+
+def test_decision_rows():
+    from rnn_helpers.inside import decision_rows
+
+    answers = np.array([[0, 0, 0, 0], [1, 0, 1, 0], [2, 2, 2, 1], [3, 1, 1, 1]])
+    probabilities = np.eye(4)[answers]  # (4 images, 4 rows, 4 classes)
+    assert decision_rows(probabilities).tolist() == [1, 4, 4, 2]

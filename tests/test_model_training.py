@@ -200,3 +200,19 @@ def test_make_optimizer():
         make_optimizer(0.001, lr_schedule="cosine")
     with pytest.raises(ValueError, match="lr_schedule='step'"):
         make_optimizer(0.001, lr_schedule="step")
+
+
+def test_load_trained_model(tmp_path):
+    from rnn_helpers.model import load_trained_model
+
+    model = RNN(timesteps=4, num_input=3, num_hidden_units=5, n_classes=2, seed=0)
+    model.save(tmp_path / "model.keras")
+    again = load_trained_model(tmp_path)
+    x = np.ones((2, 4, 3), np.float32)
+    np.testing.assert_array_equal(np.asarray(again(x)), np.asarray(model(x)))
+    with pytest.raises(FileNotFoundError, match="Run notebook 01 with -p output_dir"):
+        load_trained_model(tmp_path / "missing")
+    other = keras.Sequential([keras.Input((4, 3)), keras.layers.LSTM(5), keras.layers.Dense(2)])
+    other.save(tmp_path / "other.keras")
+    with pytest.raises(ValueError, match="does not hold the tutorial's vanilla RNN"):
+        load_trained_model(tmp_path / "other.keras")

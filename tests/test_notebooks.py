@@ -16,6 +16,7 @@ from rnn_helpers import DataNotFoundError, load_data
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 NB01 = NOTEBOOKS / "01_vanilla_rnn_mnist.ipynb"
+NB02 = NOTEBOOKS / "02_inside_the_rnn.ipynb"
 
 pytestmark = [pytest.mark.slow, pytest.mark.realdata]
 
@@ -102,3 +103,52 @@ def test_nb01_bad_parameters_fail_clearly(tmp_path, parameters, message):
     assert info.value.ename == "ParameterError"
     assert message in info.value.evalue
     assert not (out / "metrics.json").exists() and not (out / "model.keras").exists()
+
+
+def test_nb02_quick_run_and_reload_from_nb01(tmp_path):
+    out02 = tmp_path / "out02"
+    run(NB02, tmp_path, epochs=1, n_train=3000, num_hidden_units=64, seed=3, output_dir=str(out02))
+    metrics = json.loads((out02 / "metrics.json").read_text())
+    assert 0.4 < metrics["test"]["accuracy"] <= 1.0
+    early = metrics["accuracy_by_rows"]
+    assert len(early) == 28 and early[-1] == metrics["test"]["accuracy"]
+    assert metrics["spectral_radius"]["before"] == pytest.approx(1.0, abs=1e-3)  # orthogonal start
+    for name in (
+        "prediction_over_rows",
+        "accuracy_by_rows",
+        "hidden_state",
+        "final_states_pca",
+        "recurrent_spectrum",
+    ):
+        assert (out02 / f"{name}.png").stat().st_size > 5000
+
+    # notebook 02 analyses the very model notebook 01 trained and saved
+    out01 = tmp_path / "out01"
+    run(NB01, tmp_path, epochs=1, n_train=2000, seed=5, output_dir=str(out01))
+    trained = json.loads((out01 / "metrics.json").read_text())["test"]["accuracy"]
+    out_reload = tmp_path / "reload"
+    executed = run(NB02, tmp_path, model_dir=str(out01), output_dir=str(out_reload))
+    assert json.loads((out_reload / "metrics.json").read_text())["test"]["accuracy"] == pytest.approx(trained)
+    assert "Training epoch" not in executed.read_text()
+
+
+def test_nb02_runs_unchanged_on_fashion_mnist(tmp_path):
+    need("fashion_mnist")
+    out = tmp_path / "out"
+    executed = run(NB02, tmp_path, dataset="fashion_mnist", epochs=1, n_train=5000, output_dir=str(out))
+    assert json.loads((out / "metrics.json").read_text())["test"]["accuracy"] > 0.35
+    assert "Ankle boot" in executed.read_text()  # the class table names the classes
+
+
+@pytest.mark.parametrize(
+    "parameters,error,message",
+    [
+        ({"epochs": 0}, "ParameterError", "epochs = 0"),
+        ({"model_dir": "/nonexistent/run"}, "FileNotFoundError", "Run notebook 01 with -p output_dir"),
+    ],
+    ids=["epochs", "model_dir"],
+)
+def test_nb02_bad_parameters_fail_clearly(tmp_path, parameters, error, message):
+    with pytest.raises(papermill.PapermillExecutionError) as info:
+        run(NB02, tmp_path, output_dir=str(tmp_path / "out"), **parameters)
+    assert info.value.ename == error and message in info.value.evalue

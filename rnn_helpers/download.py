@@ -120,6 +120,7 @@ def download_verified(
         handle, temporary_name = tempfile.mkstemp(
             dir=destination.parent, prefix=f".{destination.name}.", suffix=".part"
         )
+        os.fchmod(handle, 0o644)  # readable like any other data file once in place
         os.close(handle)
         temporary = Path(temporary_name)
         try:

@@ -154,6 +154,7 @@ class VerifiedFiles:
         try:
             self.stamp_path.parent.mkdir(parents=True, exist_ok=True)
             handle, temporary = tempfile.mkstemp(dir=self.stamp_path.parent, suffix=".part")
+            os.fchmod(handle, 0o644)
             with os.fdopen(handle, "w") as out:
                 json.dump(self.entries, out, indent=1, sort_keys=True)
             os.replace(temporary, self.stamp_path)

@@ -72,6 +72,7 @@ def write_json(path: str | os.PathLike[str], data: Mapping[str, Any]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
     try:
+        os.fchmod(handle, 0o644)  # a normal file's permissions, not mkstemp's private 0600
         with os.fdopen(handle, "w") as out:
             json.dump(data, out, indent=2, sort_keys=False, default=float)
             out.write("\n")

@@ -83,6 +83,7 @@ def test_download_success(server, remote, cache_dir):
     serve(server, "/m1/", data, payload)
     x, y = load_data("test", data.spec, mirrors=[server.base + "/m1/"], progress=False)
     assert x.shape == (20, 784)
+    assert (cache_dir / "synthetic" / "t10k-images-idx3-ubyte.gz").stat().st_mode & 0o777 == 0o644
     assert leftover_files(cache_dir / "synthetic") == [
         "t10k-images-idx3-ubyte.gz",
         "t10k-labels-idx1-ubyte.gz",

@@ -94,6 +94,7 @@ def test_output_dir_default_lands_in_the_project(tmp_path, monkeypatch):
 def test_write_json_is_atomic(tmp_path):
     path = write_json(tmp_path / "sub" / "metrics.json", {"a": 1, "b": [0.5]})
     assert json.loads(path.read_text()) == {"a": 1, "b": [0.5]}
+    assert path.stat().st_mode & 0o777 == 0o644
     with pytest.raises(TypeError):
         write_json(path, {"bad": object()})
     assert json.loads(path.read_text()) == {"a": 1, "b": [0.5]}, "a failed write keeps the old file"

@@ -41,6 +41,14 @@ def bias_variable(shape: tuple[int, ...], name: str = "b") -> keras.Variable:
     return keras.Variable(keras.initializers.Zeros()(shape, dtype="float32"), name=name, trainable=True)
 
 
+#: The recurrent layers ``RNN(cell=...)`` can use; all return the last hidden state.
+CELLS = {
+    "rnn": lambda units, name: keras.layers.SimpleRNN(units, activation="tanh", name=name),
+    "lstm": lambda units, name: keras.layers.LSTM(units, name=name),
+    "gru": lambda units, name: keras.layers.GRU(units, name=name),
+}
+
+
 @keras.saving.register_keras_serializable(package="rnn_helpers")
 class OutputLayer(keras.layers.Layer):
     """``logits = state @ W + b``: the original tutorial's output layer.
@@ -74,8 +82,9 @@ def RNN(  # noqa: N802 (the original tutorial's name)
     num_hidden_units: int = 128,
     n_classes: int = 10,
     seed: int | None = None,
+    cell: str = "rnn",
 ) -> keras.Model:
-    """Build the tutorial's vanilla RNN classifier.
+    """Build the tutorial's vanilla RNN classifier (or the same network with a gated cell).
 
     The image is read as ``timesteps`` rows of ``num_input`` pixels. At each row ``x_t``
     the hidden state is updated as ``h_t = tanh(x_t @ W_x + h_{t-1} @ W_h + b_h)``,
@@ -88,15 +97,20 @@ def RNN(  # noqa: N802 (the original tutorial's name)
         n_classes: number of output classes.
         seed: seed for the output layer's initial weights (the recurrent layer follows
             Keras's global seed).
+        cell: ``"rnn"`` (default: the vanilla tanh cell), or the gated ``"lstm"`` or
+            ``"gru"`` with the same number of units, the same output layer, trained the
+            same way. The recurrent layer is named ``"rnn"`` in every case.
 
     Returns:
         A ``keras.Model`` from images ``(batch, timesteps, num_input)`` to
         logits ``(batch, n_classes)``. Apply a softmax to get class probabilities.
     """
+    if cell not in CELLS:
+        raise ValueError(f"cell={cell!r}: choose one of {', '.join(map(repr, CELLS))}.")
     inputs = keras.Input(shape=(timesteps, num_input), name="X")
-    current_state = keras.layers.SimpleRNN(num_hidden_units, activation="tanh", name="rnn")(inputs)
+    current_state = CELLS[cell](num_hidden_units, name="rnn")(inputs)
     logits = OutputLayer(n_classes, seed=seed, name="output")(current_state)
-    return keras.Model(inputs, logits, name="vanilla_rnn")
+    return keras.Model(inputs, logits, name="vanilla_rnn" if cell == "rnn" else f"{cell}_rnn")
 
 
 def load_trained_model(model_dir: str | os.PathLike[str]) -> keras.Model:

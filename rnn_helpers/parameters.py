@@ -19,6 +19,7 @@ DEFAULTS: dict[str, Any] = {
     "batch_size": 100,
     "display_freq": 100,
     "num_hidden_units": 128,
+    "cell": "rnn",
     "lr_schedule": "cosine",
     "clip_norm": 1.0,
     "seed": 42,
@@ -50,7 +51,8 @@ def check_parameters(**params: Any) -> dict[str, Any]:
     """Validate notebook parameters; return them cleaned (e.g. ``"None"`` becomes ``None``).
 
     Checks ``learning_rate`` (finite, > 0), ``epochs``, ``batch_size``, ``display_freq``,
-    ``num_hidden_units`` (whole numbers >= 1), ``lr_schedule`` ("constant" or "cosine"),
+    ``num_hidden_units`` (whole numbers >= 1), ``cell`` ("rnn", "lstm" or "gru"),
+    ``lr_schedule`` ("constant" or "cosine"),
     ``clip_norm`` (None or a number > 0), ``seed`` (whole number >= 0), ``dataset``
     (a known name), ``n_train`` (None or a whole number >= ``batch_size``), and that
     ``data_dir`` / ``output_dir`` / ``model_dir`` are None or text. Unknown names are passed through.
@@ -73,6 +75,11 @@ def check_parameters(**params: Any) -> dict[str, Any]:
         seed = out["seed"]
         if isinstance(seed, bool) or not isinstance(seed, Integral) or seed < 0:
             raise ParameterError(f"seed = {seed!r}: it must be a whole number >= 0.")
+    if "cell" in out:
+        cell = str(out["cell"]).strip().lower()
+        if cell not in ("rnn", "lstm", "gru"):
+            raise ParameterError(f"cell = {out['cell']!r}: use 'rnn' (the vanilla RNN), 'lstm' or 'gru'.")
+        out["cell"] = cell
     if "lr_schedule" in out:
         schedule = str(out["lr_schedule"]).strip().lower()
         if schedule not in ("constant", "cosine"):

@@ -216,3 +216,30 @@ def test_load_trained_model(tmp_path):
     other.save(tmp_path / "other.keras")
     with pytest.raises(ValueError, match="does not hold the tutorial's vanilla RNN"):
         load_trained_model(tmp_path / "other.keras")
+
+
+@pytest.mark.parametrize(
+    "cell,layer,params",
+    [
+        ("rnn", keras.layers.SimpleRNN, 28 * 16 + 16 * 16 + 16),
+        ("lstm", keras.layers.LSTM, 4 * (28 * 16 + 16 * 16 + 16)),
+        ("gru", keras.layers.GRU, 3 * (28 * 16 + 16 * 16 + 2 * 16)),
+    ],
+)
+def test_cell_choice(cell, layer, params, tmp_path):
+    model = RNN(num_hidden_units=16, cell=cell, seed=0)
+    assert isinstance(model.get_layer("rnn"), layer)
+    assert model.get_layer("rnn").count_params() == params
+    assert model.count_params() == params + 16 * 10 + 10
+    x, y = bright_row_task(60, timesteps=28, num_input=28, n_classes=10)
+    history = train(model, x, y, x[:20], y[:20], epochs=1, batch_size=20, seed=0, log=None)
+    assert np.isfinite(history.train_loss[0])
+    model.save(tmp_path / "m.keras")
+    np.testing.assert_allclose(
+        np.asarray(keras.models.load_model(tmp_path / "m.keras")(x[:3])), np.asarray(model(x[:3]))
+    )
+
+
+def test_unknown_cell():
+    with pytest.raises(ValueError, match="cell='transformer': choose one of 'rnn', 'lstm', 'gru'"):
+        RNN(cell="transformer")

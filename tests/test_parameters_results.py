@@ -30,6 +30,7 @@ def test_defaults_are_the_original_hyperparameters():
         ("learning_rate", float("nan"), "learning_rate = nan"),
         ("learning_rate", "fast", "learning_rate = 'fast'"),
         ("seed", -1, "seed = -1"),
+        ("cell", "transformer", "cell = 'transformer': use 'rnn' (the vanilla RNN), 'lstm' or 'gru'"),
         ("lr_schedule", "linear", "lr_schedule = 'linear': use 'constant' (the original) or 'cosine'"),
         ("clip_norm", 0, "clip_norm = 0: it must be a number > 0, or None"),
         ("clip_norm", "big", "clip_norm = 'big'"),

@@ -17,12 +17,23 @@ from __future__ import annotations
 import keras
 import numpy as np
 
+from .fast_rnn import vanilla_rnn_variables
+
 
 def rnn_weights(model: keras.Model) -> dict[str, np.ndarray]:
-    """``W_x``, ``W_h``, ``b_h``, ``W``, ``b`` of a model from :func:`rnn_helpers.model.RNN`, as arrays."""
-    rnn, out = model.get_layer("rnn"), model.get_layer("output")
-    W_x, W_h, b_h = (np.asarray(v, dtype=np.float32) for v in rnn.cell.weights)
-    return {"W_x": W_x, "W_h": W_h, "b_h": b_h, "W": np.asarray(out.W), "b": np.asarray(out.b)}
+    """``W_x``, ``W_h``, ``b_h``, ``W``, ``b`` of a model from :func:`rnn_helpers.model.RNN`, as arrays.
+
+    Raises:
+        ValueError: the model is not the plain vanilla RNN (e.g. an LSTM or GRU cell).
+    """
+    variables = vanilla_rnn_variables(model)
+    if variables is None:
+        raise ValueError(
+            "Only the vanilla RNN built by rnn_helpers.model.RNN(cell='rnn') can be looked inside."
+        )
+    return dict(
+        zip(("W_x", "W_h", "b_h", "W", "b"), (np.asarray(v, np.float32) for v in variables), strict=True)
+    )
 
 
 def hidden_states(model: keras.Model, x: np.ndarray, batch_size: int = 2000) -> np.ndarray:

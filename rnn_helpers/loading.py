@@ -54,6 +54,10 @@ class DataNotFoundError(FileNotFoundError):
     """A dataset file is nowhere to be found and could not be downloaded."""
 
 
+def _cache_folder(cache_dir: str | os.PathLike[str] | None) -> Path:
+    return Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
+
+
 def default_cache_dir() -> Path:
     """The cache folder: ``$RNN_HELPERS_CACHE``, else ``$XDG_CACHE_HOME/rnn_helpers``,
     else ``~/.cache/rnn_helpers``."""
@@ -211,7 +215,7 @@ def locate_files(
             verified copy; the message lists the places, the mirrors and what to do.
     """
     spec = get_dataset(dataset)
-    cache = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
+    cache = _cache_folder(cache_dir)
     places = search_places(spec, data_dir, cache)
     found: dict[str, Path] = {}
     for role in roles:
@@ -353,7 +357,7 @@ def load_data(
     spec = get_dataset(dataset)
     prefix = "train" if mode == "train" else "test"
     roles = (f"{prefix}_images", f"{prefix}_labels")
-    cache = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
+    cache = _cache_folder(cache_dir)
     paths = locate_files(
         spec,
         roles,

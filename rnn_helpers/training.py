@@ -8,7 +8,6 @@ each with a compiled (``tf.function``) train step, print the batch loss and accu
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -55,7 +54,6 @@ def set_seed(seed: int, deterministic: bool = True) -> None:
     """
     keras.utils.set_random_seed(seed)
     if deterministic:
-        os.environ.setdefault("TF_DETERMINISTIC_OPS", "1")
         tf.config.experimental.enable_op_determinism()
 
 
@@ -148,7 +146,6 @@ class Trainer:
         fast: bool = True,
         log: Callable[[str], None] | None = print,
     ):
-        self.model = model
         self.optimizer = optimizer or keras.optimizers.Adam(learning_rate=learning_rate)
         self.batch_size = batch_size
         self.display_freq = display_freq

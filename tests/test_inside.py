@@ -115,3 +115,8 @@ def test_decision_rows():
     answers = np.array([[0, 0, 0, 0], [1, 0, 1, 0], [2, 2, 2, 1], [3, 1, 1, 1]])
     probabilities = np.eye(4)[answers]  # (4 images, 4 rows, 4 classes)
     assert decision_rows(probabilities).tolist() == [1, 4, 4, 2]
+
+
+def test_only_the_vanilla_rnn_can_be_looked_inside():
+    with pytest.raises(ValueError, match="Only the vanilla RNN"):
+        hidden_states(RNN(num_hidden_units=4, cell="gru"), X[:2])

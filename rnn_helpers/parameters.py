@@ -22,6 +22,9 @@ DEFAULTS: dict[str, Any] = {
     "cell": "rnn",
     "lr_schedule": "cosine",
     "clip_norm": 1.0,
+    "augment_shift": 0,
+    "weight_decay": 0.0,
+    "ema_momentum": None,
     "seed": 42,
     "dataset": "mnist",
     "data_dir": None,
@@ -53,8 +56,10 @@ def check_parameters(**params: Any) -> dict[str, Any]:
     Checks ``learning_rate`` (finite, > 0), ``epochs``, ``batch_size``, ``display_freq``,
     ``num_hidden_units`` (whole numbers >= 1), ``cell`` ("rnn", "lstm" or "gru"),
     ``lr_schedule`` ("constant" or "cosine"),
-    ``clip_norm`` (None or a number > 0), ``seed`` (whole number >= 0), ``dataset``
-    (a known name), ``n_train`` (None or a whole number >= ``batch_size``), and that
+    ``clip_norm`` (None or a number > 0), ``augment_shift`` (whole number 0 to 13),
+    ``weight_decay`` (a number >= 0), ``ema_momentum`` (None or strictly between 0 and 1),
+    ``seed`` (whole number >= 0), ``dataset`` (a known name), ``n_train`` (None or a whole
+    number >= ``batch_size``), and that
     ``data_dir`` / ``output_dir`` / ``model_dir`` are None or text. Unknown names are passed through.
 
     Raises:
@@ -95,6 +100,33 @@ def check_parameters(**params: Any) -> dict[str, Any]:
             raise ParameterError(f"clip_norm = {clip!r}: it must be a number > 0, or None for no clipping.")
         else:
             out["clip_norm"] = float(clip)
+    if "augment_shift" in out:
+        shift = out["augment_shift"]
+        if isinstance(shift, bool) or not isinstance(shift, Integral) or not 0 <= shift <= 13:
+            raise ParameterError(
+                f"augment_shift = {shift!r}: it must be a whole number of pixels from 0 (no augmentation) "
+                "to 13; 1 or 2 is typical."
+            )
+        out["augment_shift"] = int(shift)
+    if "weight_decay" in out:
+        decay = out["weight_decay"]
+        if isinstance(decay, bool) or not isinstance(decay, Real) or not math.isfinite(decay) or decay < 0:
+            raise ParameterError(
+                f"weight_decay = {decay!r}: it must be a number >= 0 "
+                "(0 switches it off; 1e-4 is a small value)."
+            )
+        out["weight_decay"] = float(decay)
+    if "ema_momentum" in out:
+        momentum = out["ema_momentum"]
+        if _none_like(momentum):
+            out["ema_momentum"] = None
+        elif isinstance(momentum, bool) or not isinstance(momentum, Real) or not 0 < momentum < 1:
+            raise ParameterError(
+                f"ema_momentum = {momentum!r}: it must be None (no weight averaging) or a number "
+                "strictly between 0 and 1, such as 0.999."
+            )
+        else:
+            out["ema_momentum"] = float(momentum)
     if "dataset" in out:
         name = str(out["dataset"]).strip().lower().replace("-", "_")
         if name not in DATASETS:

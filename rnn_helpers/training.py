@@ -9,13 +9,15 @@ each with a compiled (``tf.function``) train step, print the batch loss and accu
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 
 import keras
 import numpy as np
 import tensorflow as tf
 
+from .augmentation import random_shift
 from .batching import get_next_batch
 from .evaluation import evaluate
 from .fast_rnn import FastRNNSteps, vanilla_rnn_variables
@@ -66,8 +68,11 @@ def make_optimizer(
     lr_schedule: str = "constant",
     total_steps: int | None = None,
     clip_norm: float | None = None,
+    weight_decay: float = 0.0,
+    ema_momentum: float | None = None,
 ) -> keras.optimizers.Optimizer:
-    """Adam, as in the original, optionally with a learning-rate schedule and gradient clipping.
+    """Adam, as in the original, optionally with a learning-rate schedule, gradient clipping,
+    weight decay and weight averaging.
 
     Args:
         learning_rate: the initial learning rate.
@@ -78,6 +83,14 @@ def make_optimizer(
         clip_norm: if given, every gradient is rescaled to a norm of at most this value
             before the update (Keras's ``clipnorm``), which stops the rare huge gradient
             of a recurrent network from undoing what it has learned.
+        weight_decay: if > 0, AdamW: every step also shrinks each weight by
+            ``learning_rate * weight_decay`` times itself (decoupled weight decay), which
+            keeps the weights small (a regulariser).
+        ema_momentum: if given (e.g. 0.999), the optimiser also keeps an exponential moving
+            average of the weights, ``average = m * average + (1 - m) * weights`` after
+            every step: an average over roughly the last ``1 / (1 - m)`` steps, which
+            smooths out the noise of the last updates. :func:`train` evaluates with it and
+            leaves it in the model at the end (see :func:`averaged_weights`).
     """
     if lr_schedule not in SCHEDULES:
         raise ValueError(f"lr_schedule={lr_schedule!r}: use one of {', '.join(map(repr, SCHEDULES))}.")
@@ -86,7 +99,44 @@ def make_optimizer(
         if not total_steps or total_steps < 1:
             raise ValueError("lr_schedule='cosine' needs total_steps, the number of steps of the run.")
         rate = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=total_steps)
-    return keras.optimizers.Adam(learning_rate=rate, clipnorm=clip_norm)
+    options: dict = {"learning_rate": rate, "clipnorm": clip_norm}
+    if ema_momentum is not None:
+        if not 0.0 < ema_momentum < 1.0:
+            raise ValueError(
+                f"ema_momentum={ema_momentum!r}: it must lie strictly between 0 and 1, e.g. 0.999."
+            )
+        options.update(use_ema=True, ema_momentum=ema_momentum)
+    if weight_decay < 0:
+        raise ValueError(f"weight_decay={weight_decay!r}: it must be >= 0 (0 switches it off).")
+    if weight_decay > 0:
+        return keras.optimizers.AdamW(weight_decay=weight_decay, **options)
+    return keras.optimizers.Adam(**options)
+
+
+@contextmanager
+def averaged_weights(model: keras.Model, optimizer: keras.optimizers.Optimizer) -> Iterator[None]:
+    """Inside the ``with`` block the model holds the optimiser's moving average of its
+    weights; afterwards its own weights are back. Does nothing when the optimiser keeps no
+    average (``ema_momentum`` was not set) or has not been built yet.
+    """
+    averages = getattr(optimizer, "_model_variables_moving_average", None) if optimizer.use_ema else None
+    if not averages:
+        yield
+        return
+    variables = list(model.trainable_variables)
+    if len(variables) != len(averages):
+        raise ValueError(
+            f"The optimiser averages {len(averages)} variables but the model has {len(variables)}: "
+            "use the optimiser that trained this model."
+        )
+    saved = [keras.ops.copy(v.value) for v in variables]
+    try:
+        for variable, average in zip(variables, averages, strict=True):
+            variable.assign(average)
+        yield
+    finally:
+        for variable, value in zip(variables, saved, strict=True):
+            variable.assign(value)
 
 
 def make_train_step(
@@ -125,7 +175,9 @@ class Trainer:
     Every epoch the training set is reshuffled (the order ``randomize`` would give with
     the same generator), cut into ``len(y) // batch_size`` mini-batches, and one optimiser
     step is taken per batch. The loss and accuracy of every ``display_freq``-th batch are
-    logged in the original's format.
+    logged in the original's format. With ``augment_shift > 0`` every epoch sees each
+    image moved by a fresh random offset of up to that many pixels
+    (:func:`rnn_helpers.augmentation.random_shift`, drawn from the same generator).
 
     The plain vanilla RNN from :func:`rnn_helpers.model.RNN` is trained by
     :class:`rnn_helpers.fast_rnn.FastRNNSteps` (hand-written backpropagation through time,
@@ -143,12 +195,14 @@ class Trainer:
         batch_size: int = 100,
         display_freq: int = 100,
         seed: int | None = None,
+        augment_shift: int = 0,
         fast: bool = True,
         log: Callable[[str], None] | None = print,
     ):
         self.optimizer = optimizer or keras.optimizers.Adam(learning_rate=learning_rate)
         self.batch_size = batch_size
         self.display_freq = display_freq
+        self.augment_shift = augment_shift
         self.rng = np.random.default_rng(seed)
         self.say = log or (lambda line: None)
         self.epoch = 0
@@ -198,6 +252,8 @@ class Trainer:
         num_tr_iter = len(y) // self.batch_size
         if num_tr_iter == 0:
             raise ValueError(f"batch_size={self.batch_size} is larger than the {len(y)} training examples.")
+        if self.augment_shift:
+            x = random_shift(x, self.augment_shift, self.rng)
         self.epoch += 1
         self.say(f"Training epoch: {self.epoch}")
         losses, accuracies = [], []
@@ -238,6 +294,7 @@ def train(
     learning_rate: float = 0.001,
     seed: int | None = None,
     optimizer: keras.optimizers.Optimizer | None = None,
+    augment_shift: int = 0,
     fast: bool = True,
     log: Callable[[str], None] | None = print,
 ) -> History:
@@ -253,6 +310,11 @@ def train(
         learning_rate: Adam's learning rate (ignored when ``optimizer`` is given).
         seed: seeds the shuffling; ``None`` shuffles differently every run.
         optimizer: a Keras optimiser; default ``keras.optimizers.Adam(learning_rate)``.
+            If it keeps a moving average of the weights (``make_optimizer(...,
+            ema_momentum=...)``), validation uses the averaged weights, and at the end
+            the model is left holding them.
+        augment_shift: move every training image by a fresh random offset of up to this
+            many pixels each epoch (0: no augmentation, as in the original).
         fast: train the plain vanilla RNN with the faster, equivalent path of
             :mod:`rnn_helpers.fast_rnn` (other models always use the plain step).
         log: where progress lines go (``print``); ``None`` for silence.
@@ -267,6 +329,7 @@ def train(
         batch_size=batch_size,
         display_freq=display_freq,
         seed=seed,
+        augment_shift=augment_shift,
         fast=fast,
         log=log,
     )
@@ -274,7 +337,8 @@ def train(
     for _ in range(epochs):
         started = time.perf_counter()
         train_loss, train_accuracy = trainer.train_epoch(x_train, y_train)
-        val_loss, val_accuracy = evaluate(model, x_valid, y_valid)
+        with averaged_weights(model, trainer.optimizer):
+            val_loss, val_accuracy = evaluate(model, x_valid, y_valid)
         history.epoch.append(trainer.epoch)
         history.train_loss.append(train_loss)
         history.train_accuracy.append(train_accuracy)
@@ -283,4 +347,6 @@ def train(
         history.epoch_seconds.append(time.perf_counter() - started)
         trainer.say(format_epoch(trainer.epoch, val_loss, val_accuracy))
     history.logged = trainer.logged
+    if trainer.optimizer.use_ema:
+        trainer.optimizer.finalize_variable_values(model.trainable_variables)
     return history

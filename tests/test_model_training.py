@@ -243,3 +243,99 @@ def test_cell_choice(cell, layer, params, tmp_path):
 def test_unknown_cell():
     with pytest.raises(ValueError, match="cell='transformer': choose one of 'rnn', 'lstm', 'gru'"):
         RNN(cell="transformer")
+
+
+def test_make_optimizer_weight_decay_and_averaging():
+    from rnn_helpers.training import make_optimizer
+
+    plain = make_optimizer(0.001)
+    assert not plain.use_ema and not isinstance(plain, keras.optimizers.AdamW)
+    decayed = make_optimizer(0.001, weight_decay=1e-4, ema_momentum=0.99)
+    assert isinstance(decayed, keras.optimizers.AdamW) and decayed.weight_decay == pytest.approx(1e-4)
+    assert decayed.use_ema and decayed.ema_momentum == pytest.approx(0.99)
+    with pytest.raises(ValueError, match="ema_momentum=1.0: it must lie strictly between 0 and 1"):
+        make_optimizer(0.001, ema_momentum=1.0)
+    with pytest.raises(ValueError, match="weight_decay=-1: it must be >= 0"):
+        make_optimizer(0.001, weight_decay=-1)
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_weight_averaging_is_used_for_validation_and_kept(fast):
+    """With ema_momentum the validation numbers come from the averaged weights, the model
+    ends up holding them, and they differ from the last raw weights."""
+    from rnn_helpers.training import averaged_weights, make_optimizer
+
+    x, y = bright_row_task(600)
+    xv, yv = bright_row_task(200, seed=1)
+    set_seed(0)
+    model = RNN(timesteps=10, num_input=6, num_hidden_units=16, n_classes=4, seed=0)
+    optimizer = make_optimizer(0.01, ema_momentum=0.9)
+    seen = []
+
+    def spy(line: str) -> None:  # after the last epoch: raw and averaged weights, before finalising
+        if line.startswith("Epoch: 2"):
+            seen.append([v.numpy().copy() for v in model.trainable_variables])
+            with averaged_weights(model, optimizer):
+                seen.append([v.numpy().copy() for v in model.trainable_variables])
+                seen.append(evaluate(model, xv, yv))
+            seen.append([v.numpy().copy() for v in model.trainable_variables])
+
+    history = train(
+        model, x, y, xv, yv, epochs=2, batch_size=50, seed=0, optimizer=optimizer, fast=fast, log=spy
+    )
+    raw, averaged, (val_loss, val_accuracy), restored = seen
+    assert all(np.array_equal(a, b) for a, b in zip(raw, restored, strict=True))  # put back after the block
+    assert not all(np.allclose(a, b) for a, b in zip(raw, averaged, strict=True))
+    assert history.val_loss[-1] == pytest.approx(val_loss) and history.val_accuracy[-1] == val_accuracy
+    final = [v.numpy() for v in model.trainable_variables]
+    assert all(
+        np.array_equal(a, b) for a, b in zip(averaged, final, strict=True)
+    )  # the model keeps the average
+
+
+def test_averaged_weights_without_averaging_changes_nothing():
+    from rnn_helpers.training import averaged_weights, make_optimizer
+
+    model = RNN(timesteps=4, num_input=3, num_hidden_units=5, n_classes=2, seed=0)
+    before = [v.numpy().copy() for v in model.trainable_variables]
+    for optimizer in (make_optimizer(0.01), make_optimizer(0.01, ema_momentum=0.9)):  # the second is unbuilt
+        with averaged_weights(model, optimizer):
+            assert all(
+                np.array_equal(a, v.numpy()) for a, v in zip(before, model.trainable_variables, strict=True)
+            )
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_augmentation_changes_the_training_data_each_epoch(fast, monkeypatch):
+    """augment_shift hands every epoch a fresh shifted copy; 0 hands over the data itself."""
+    import rnn_helpers.training as training
+
+    calls = []
+    real = training.random_shift
+
+    def recording(images, max_shift, rng):
+        out = real(images, max_shift, rng)
+        calls.append((max_shift, out))
+        return out
+
+    monkeypatch.setattr(training, "random_shift", recording)
+    x, y = bright_row_task(200)
+    for shift in (0, 1):
+        set_seed(0)
+        model = RNN(timesteps=10, num_input=6, num_hidden_units=8, n_classes=4, seed=0)
+        history = train(
+            model,
+            x,
+            y,
+            x[:50],
+            y[:50],
+            epochs=2,
+            batch_size=50,
+            seed=0,
+            augment_shift=shift,
+            fast=fast,
+            log=None,
+        )
+        assert np.all(np.isfinite(history.train_loss))
+    assert [c[0] for c in calls] == [1, 1]  # once per epoch, only when asked
+    assert not np.array_equal(calls[0][1], calls[1][1]) and not np.array_equal(calls[0][1], x)

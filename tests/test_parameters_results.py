@@ -14,6 +14,8 @@ def test_defaults_are_the_original_hyperparameters():
     assert check_parameters(**DEFAULTS) == DEFAULTS
     assert (DEFAULTS["learning_rate"], DEFAULTS["epochs"], DEFAULTS["batch_size"]) == (0.001, 10, 100)
     assert (DEFAULTS["display_freq"], DEFAULTS["num_hidden_units"]) == (100, 128)
+    # the extra training practice of notebook 03 is off unless asked for
+    assert (DEFAULTS["augment_shift"], DEFAULTS["weight_decay"], DEFAULTS["ema_momentum"]) == (0, 0.0, None)
 
 
 @pytest.mark.parametrize(
@@ -34,6 +36,14 @@ def test_defaults_are_the_original_hyperparameters():
         ("lr_schedule", "linear", "lr_schedule = 'linear': use 'constant' (the original) or 'cosine'"),
         ("clip_norm", 0, "clip_norm = 0: it must be a number > 0, or None"),
         ("clip_norm", "big", "clip_norm = 'big'"),
+        ("augment_shift", -1, "augment_shift = -1: it must be a whole number of pixels from 0"),
+        ("augment_shift", 14, "augment_shift = 14"),
+        ("augment_shift", 1.5, "augment_shift = 1.5"),
+        ("weight_decay", -1e-4, "weight_decay = -0.0001: it must be a number >= 0"),
+        ("weight_decay", "lots", "weight_decay = 'lots'"),
+        ("ema_momentum", 1.0, "ema_momentum = 1.0: it must be None (no weight averaging) or a number"),
+        ("ema_momentum", 0, "ema_momentum = 0:"),
+        ("ema_momentum", "high", "ema_momentum = 'high'"),
         ("dataset", "cifar10", "dataset = 'cifar10': unknown; choose one of 'mnist', 'fashion_mnist'"),
         ("n_train", 0, "n_train = 0"),
         ("data_dir", 5, "data_dir = 5: it must be a folder path"),
@@ -48,7 +58,13 @@ def test_bad_values_are_named(name, value, message):
 
 def test_cleaning():
     out = check_parameters(
-        dataset="Fashion-MNIST", data_dir="None", n_train="none", learning_rate=1, clip_norm="None"
+        dataset="Fashion-MNIST",
+        data_dir="None",
+        n_train="none",
+        learning_rate=1,
+        clip_norm="None",
+        ema_momentum="None",
+        weight_decay=0,
     )
     assert out == {
         "dataset": "fashion_mnist",
@@ -56,6 +72,8 @@ def test_cleaning():
         "n_train": None,
         "learning_rate": 1.0,
         "clip_norm": None,
+        "ema_momentum": None,
+        "weight_decay": 0.0,
     }
 
 

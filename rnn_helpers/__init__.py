@@ -6,8 +6,9 @@ The data layer (NumPy only) is importable from here directly::
 
 Model building, training, evaluation, plotting and the rest live in their own modules
 (``rnn_helpers.model``, ``rnn_helpers.training``, ``rnn_helpers.fast_rnn``,
-``rnn_helpers.evaluation``, ``rnn_helpers.inside``, ``rnn_helpers.plotting``,
-``rnn_helpers.sweep``) so that importing the data layer does not start TensorFlow.
+``rnn_helpers.augmentation``, ``rnn_helpers.evaluation``, ``rnn_helpers.inside``,
+``rnn_helpers.plotting``, ``rnn_helpers.sweep``) so that importing the data layer does
+not start TensorFlow.
 """
 
 from .batching import get_next_batch, randomize

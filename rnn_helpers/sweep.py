@@ -7,23 +7,38 @@ executed notebook and everything the notebook writes there (it is passed as
 fails is recorded with its error in ``error.json`` and in the table, and the sweep goes on.
 The table of all runs goes to ``<output_root>/results.csv``.
 
-Example::
+The table of all runs goes to ``<output_root>/results.csv``, and the same rows with each
+run's per-epoch validation accuracy to ``<output_root>/results.json``.
+
+From Python::
 
     from rnn_helpers.sweep import grid, run_sweep, format_table
     rows = run_sweep("notebooks/01_vanilla_rnn_mnist.ipynb",
                      grid(cell=["rnn", "lstm", "gru"], epochs=[3]), "output/sweep-cells")
     print(format_table(rows))
+
+From the command line, the same grid (every ``-p NAME VALUE [VALUE ...]`` is one axis)::
+
+    python -m rnn_helpers.sweep --notebook notebooks/01_vanilla_rnn_mnist.ipynb \
+        --output output/sweep-cells -p cell rnn lstm gru -p epochs 3
+
+or a sweep described in a YAML file (see ``sweeps/`` in the repository)::
+
+    python -m rnn_helpers.sweep sweeps/cells.yaml
 """
 
 from __future__ import annotations
 
+import argparse
 import csv
 import io
 import itertools
 import json
 import os
+import platform
 import re
 import statistics
+import sys
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -59,6 +74,11 @@ def _summary(metrics: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def _curves(metrics: Mapping[str, Any]) -> dict[str, Any]:
+    history = metrics.get("history", {})
+    return {name: history.get(name) for name in ("val_accuracy", "train_accuracy", "epoch_seconds")}
+
+
 def run_sweep(
     notebook: str | os.PathLike[str],
     parameter_sets: Iterable[Mapping[str, Any]],
@@ -88,7 +108,12 @@ def run_sweep(
     root = Path(output_root)
     root.mkdir(parents=True, exist_ok=True)
     parameter_sets = [dict(p) for p in parameter_sets]
+    names = [run_name(p) for p in parameter_sets]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise ValueError(f"The sweep lists the same parameter set more than once: {', '.join(repeated)}.")
     rows = []
+    curves: dict[str, Any] = {}
     bar = tqdm(parameter_sets, desc="runs", unit="run", disable=not progress)
     for parameters in bar:
         name = run_name(parameters)
@@ -118,9 +143,19 @@ def run_sweep(
                 write_json(error_path, {"error": kind, "message": message})
                 row.update(status="failed", error=f"{kind}: {message}")
         if row["status"] != "failed":
-            row.update(_summary(json.loads(metrics_path.read_text())))
+            metrics = json.loads(metrics_path.read_text())
+            row.update(_summary(metrics))
+            curves[name] = _curves(metrics)
         rows.append(row)
     write_table(rows, root / "results.csv")
+    write_json(
+        root / "results.json",
+        {
+            "notebook": notebook.name,
+            "machine": {"processor": platform.machine(), "cpu_count": os.cpu_count()},
+            "runs": [{**row, "history": curves.get(row["run"])} for row in rows],
+        },
+    )
     return rows
 
 
@@ -162,3 +197,124 @@ def format_table(rows: Sequence[Mapping[str, Any]]) -> str:
     lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True))]
     lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)) for r in table]
     return "\n".join(lines)
+
+
+def load_results(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    """The runs of a finished sweep, from its ``results.json`` (or the folder holding it).
+
+    Each run is a dict with ``run``, its parameters, the results of :func:`run_sweep`'s
+    rows and ``history`` (per-epoch ``val_accuracy``, ``train_accuracy`` and
+    ``epoch_seconds``; ``None`` for a failed run).
+    """
+    path = Path(path)
+    if path.is_dir():
+        path = path / "results.json"
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"No sweep results at {path}: run the sweep first (python -m rnn_helpers.sweep ...)."
+        )
+    return json.loads(path.read_text())["runs"]
+
+
+def parse_value(text: str) -> Any:
+    """A command-line value as papermill reads ``-p``: a number, ``None``/``True``/``False``,
+    or else the text itself."""
+    import yaml  # papermill's own dependency
+
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+    if value is None and text.strip().lower() in ("none", "null", "~", ""):
+        return None
+    return value if isinstance(value, (int, float, bool, str)) or value is None else text
+
+
+def expand_spec(spec: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The parameter sets a sweep description stands for.
+
+    ``spec`` may have ``parameters`` (a dict applied to every run), ``runs`` (a list of
+    dicts, one per run; default one empty run) and ``grid`` (a dict of name -> list of
+    values). Every run is combined with every grid point; a run's or the grid's value wins
+    over ``parameters``.
+    """
+    unknown = set(spec) - {"notebook", "output", "parameters", "runs", "grid", "description"}
+    if unknown:
+        raise ValueError(
+            f"Unknown key(s) in the sweep description: {', '.join(sorted(unknown))}. "
+            "Use notebook, output, parameters, runs, grid and description."
+        )
+    common = dict(spec.get("parameters") or {})
+    runs = spec.get("runs") or [{}]
+    axes = spec.get("grid") or {}
+    if not isinstance(runs, list) or not all(isinstance(r, Mapping) for r in runs):
+        raise ValueError("'runs' must be a list of parameter dicts, one per run.")
+    if not isinstance(axes, Mapping) or not all(isinstance(v, list) and v for v in axes.values()):
+        raise ValueError("'grid' must map each parameter name to a non-empty list of values.")
+    return [{**common, **run, **point} for run in runs for point in grid(**axes)]
+
+
+def _from_spec(spec: Mapping[str, Any], key: str, base: Path) -> Path | None:
+    return base / spec[key] if key in spec else None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m rnn_helpers.sweep``: run a sweep from a YAML description and/or ``-p`` axes."""
+    parser = argparse.ArgumentParser(
+        prog="python -m rnn_helpers.sweep",
+        description="Run a notebook once per parameter set with papermill and tabulate the results.",
+    )
+    parser.add_argument("spec", nargs="?", help="a YAML sweep description (see sweeps/*.yaml)")
+    parser.add_argument("--notebook", help="the notebook to run (overrides the description's)")
+    parser.add_argument("--output", help="the sweep's folder (overrides the description's)")
+    parser.add_argument(
+        "-p",
+        "--parameter",
+        nargs="+",
+        action="append",
+        default=[],
+        metavar=("NAME", "VALUE"),
+        help="one grid axis: a parameter name and one or more values (repeat for more axes)",
+    )
+    parser.add_argument("--kernel", default=None, help="Jupyter kernel name (default: the notebook's)")
+    args = parser.parse_args(argv)
+
+    spec: dict[str, Any] = {}
+    base = Path.cwd()
+    if args.spec:
+        import yaml
+
+        spec_path = Path(args.spec)
+        try:
+            spec = yaml.safe_load(spec_path.read_text()) or {}
+        except (OSError, yaml.YAMLError) as error:
+            parser.error(f"cannot read the sweep description {spec_path}: {error}")
+        if not isinstance(spec, dict):
+            parser.error(f"{spec_path} must hold a mapping with notebook, output and runs/grid.")
+        base = spec_path.resolve().parent  # paths in a description are relative to it
+    axes = dict(spec.get("grid") or {})
+    for item in args.parameter:
+        if len(item) < 2:
+            parser.error(f"-p {item[0]} needs at least one value: -p NAME VALUE [VALUE ...]")
+        axes[item[0]] = [parse_value(v) for v in item[1:]]
+    spec["grid"] = axes
+    notebook = Path(args.notebook) if args.notebook else _from_spec(spec, "notebook", base)
+    output = Path(args.output) if args.output else _from_spec(spec, "output", base)
+    if notebook is None or output is None:
+        parser.error(
+            "say which notebook to run and where the results go: --notebook and --output, or a description"
+        )
+    if not notebook.is_file():
+        parser.error(f"no notebook at {notebook}")
+    try:
+        parameter_sets = expand_spec(spec)
+        rows = run_sweep(notebook, parameter_sets, output, kernel_name=args.kernel)
+    except ValueError as error:
+        parser.error(str(error))
+    print(format_table(rows))
+    print(f"\n{len(rows)} runs; table in {output / 'results.csv'}")
+    return 1 if any(row["status"] == "failed" for row in rows) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

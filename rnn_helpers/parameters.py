@@ -25,6 +25,7 @@ DEFAULTS: dict[str, Any] = {
     "augment_shift": 0,
     "weight_decay": 0.0,
     "ema_momentum": None,
+    "label_smoothing": 0.0,
     "seed": 42,
     "dataset": "mnist",
     "data_dir": None,
@@ -58,9 +59,10 @@ def check_parameters(**params: Any) -> dict[str, Any]:
     ``lr_schedule`` ("constant" or "cosine"),
     ``clip_norm`` (None or a number > 0), ``augment_shift`` (whole number 0 to 13),
     ``weight_decay`` (a number >= 0), ``ema_momentum`` (None or strictly between 0 and 1),
+    ``label_smoothing`` (a number >= 0 and < 1),
     ``seed`` (whole number >= 0), ``dataset`` (a known name), ``n_train`` (None or a whole
-    number >= ``batch_size``), and that
-    ``data_dir`` / ``output_dir`` / ``model_dir`` are None or text. Unknown names are passed through.
+    number >= ``batch_size``), and that ``data_dir`` / ``output_dir`` / ``model_dir`` /
+    ``results_dir`` are None or text. Unknown names are passed through.
 
     Raises:
         ParameterError: the first bad value, with what is allowed.
@@ -127,6 +129,14 @@ def check_parameters(**params: Any) -> dict[str, Any]:
             )
         else:
             out["ema_momentum"] = float(momentum)
+    if "label_smoothing" in out:
+        smoothing = out["label_smoothing"]
+        if isinstance(smoothing, bool) or not isinstance(smoothing, Real) or not 0 <= smoothing < 1:
+            raise ParameterError(
+                f"label_smoothing = {smoothing!r}: it must be a number >= 0 and < 1 "
+                "(0 switches it off; 0.1 is usual)."
+            )
+        out["label_smoothing"] = float(smoothing)
     if "dataset" in out:
         name = str(out["dataset"]).strip().lower().replace("-", "_")
         if name not in DATASETS:
@@ -140,7 +150,7 @@ def check_parameters(**params: Any) -> dict[str, Any]:
                 f"n_train = {out['n_train']} is smaller than batch_size = {out['batch_size']}: "
                 "an epoch would have no full batch. Use a larger n_train or a smaller batch_size."
             )
-    for name in ("data_dir", "output_dir", "model_dir"):
+    for name in ("data_dir", "output_dir", "model_dir", "results_dir"):
         if name in out:
             value = out[name]
             if _none_like(value):

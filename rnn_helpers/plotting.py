@@ -89,6 +89,37 @@ def plot_training_curves(history: Mapping[str, Sequence[float]] | object) -> Fig
     return fig
 
 
+def plot_validation_curves(
+    curves: Mapping[str, Sequence[float]],
+    title: str = "Validation accuracy per epoch",
+    zoom: float | None = None,
+) -> Figure:
+    """Several runs' validation accuracy per epoch on one plot, one line per run.
+
+    Args:
+        curves: run label -> validation accuracy after epoch 1, 2, ... (lists may differ
+            in length).
+        title: the plot's title.
+        zoom: if given, the lower edge of the accuracy axis (e.g. 0.95), to separate close
+            curves; ``None`` shows the whole range.
+    """
+    fig = Figure(figsize=(8, 4.5))
+    ax = fig.subplots()
+    for label, values in curves.items():
+        ax.plot(range(1, len(values) + 1), values, "o-", markersize=3, label=label)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("validation accuracy")
+    ax.set_title(title)
+    if zoom is not None:
+        top = max((max(v) for v in curves.values() if len(v)), default=1.0)
+        ax.set_ylim(zoom, min(1.0, top + (top - zoom) * 0.05))
+    ax.yaxis.set_major_formatter(lambda value, _: f"{value:.1%}")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
 def plot_confusion_matrix(
     counts: np.ndarray, class_names: Sequence[str] | None = None, title: str = "Confusion matrix"
 ) -> Figure:

@@ -6,7 +6,7 @@ import json
 import os
 import platform
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -91,3 +91,33 @@ def save_figures(figures: Mapping[str, Any], folder: str | os.PathLike[str], dpi
         figure.savefig(path, dpi=dpi, bbox_inches="tight")
         paths.append(path)
     return paths
+
+
+def format_value(key: str, value: Any) -> str:
+    """One table cell: accuracies as percentages (two decimals), seconds with one decimal,
+    whole numbers with thousands separators, ``None`` as a dash, the rest as text."""
+    if value is None or value == "":
+        return "–"
+    if isinstance(value, bool):
+        return str(value)
+    if "accuracy" in key and isinstance(value, float):
+        return f"{value:.2%}"
+    if "seconds" in key and isinstance(value, (int, float)):
+        return f"{value:.1f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def markdown_table(rows: Sequence[Mapping[str, Any]], columns: Mapping[str, str]) -> str:
+    """The rows as a Markdown table for a notebook (``IPython.display.Markdown``).
+
+    Args:
+        rows: one mapping per row.
+        columns: key in the rows -> column heading, in the order to show them. Values are
+            formatted by :func:`format_value`; a missing key shows a dash.
+    """
+    lines = ["| " + " | ".join(columns.values()) + " |", "|" + " --- |" * len(columns)]
+    for row in rows:
+        lines.append("| " + " | ".join(format_value(k, row.get(k)) for k in columns) + " |")
+    return "\n".join(lines)

@@ -216,18 +216,29 @@ def load_results(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
     return json.loads(path.read_text())["runs"]
 
 
-def parse_value(text: str) -> Any:
-    """A command-line value as papermill reads ``-p``: a number, ``None``/``True``/``False``,
-    or else the text itself."""
-    import yaml  # papermill's own dependency
+def describe(run: Mapping[str, Any], defaults: Mapping[str, Any] | None = None) -> str:
+    """The parameters of a run that differ from ``defaults`` (notebook 01's, from
+    :data:`rnn_helpers.parameters.DEFAULTS`), e.g. ``"epochs=30, augment_shift=1"``, in
+    the order the defaults list them; ``"defaults"`` when nothing differs. Keys that are
+    not parameters (results, ``run``, ``history``) are ignored.
+    """
+    from .parameters import DEFAULTS
 
-    try:
-        value = yaml.safe_load(text)
-    except yaml.YAMLError:
-        return text
-    if value is None and text.strip().lower() in ("none", "null", "~", ""):
-        return None
-    return value if isinstance(value, (int, float, bool, str)) or value is None else text
+    defaults = DEFAULTS if defaults is None else defaults
+    changed = [f"{key}={run[key]}" for key in defaults if key in run and run[key] != defaults[key]]
+    return ", ".join(changed) or "defaults"
+
+
+def parse_value(text: str) -> Any:
+    """A command-line value as papermill's ``-p`` reads it: a whole number, a decimal number,
+    ``None`` / ``True`` / ``False`` (any case), or else the text itself."""
+    for convert in (int, float):
+        try:
+            return convert(text)
+        except ValueError:
+            pass
+    words = {"none": None, "null": None, "true": True, "false": False}
+    return words.get(text.strip().lower(), text)
 
 
 def expand_spec(spec: Mapping[str, Any]) -> list[dict[str, Any]]:

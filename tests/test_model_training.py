@@ -339,3 +339,44 @@ def test_augmentation_changes_the_training_data_each_epoch(fast, monkeypatch):
         assert np.all(np.isfinite(history.train_loss))
     assert [c[0] for c in calls] == [1, 1]  # once per epoch, only when asked
     assert not np.array_equal(calls[0][1], calls[1][1]) and not np.array_equal(calls[0][1], x)
+
+
+def test_smooth_labels():
+    from rnn_helpers.training import smooth_labels
+
+    y = np.eye(10, dtype=np.float32)[[3, 7]]
+    smoothed = smooth_labels(y, 0.1)
+    assert smoothed.dtype == np.float32 and smoothed[0, 3] == pytest.approx(0.91)
+    assert smoothed[0, 0] == pytest.approx(0.01) and np.allclose(smoothed.sum(1), 1.0)
+    assert np.array_equal(smoothed.argmax(1), [3, 7])
+    assert smooth_labels(y, 0.0) is y
+    with pytest.raises(ValueError, match="label_smoothing=1.0: it must be >= 0 and < 1"):
+        smooth_labels(y, 1.0)
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_label_smoothing_trains_on_soft_targets(fast):
+    """Smoothed targets change the training (its loss cannot reach 0) but not how accuracy is counted."""
+    x, y = bright_row_task(400)
+    results = {}
+    for smoothing in (0.0, 0.2):
+        set_seed(0)
+        model = RNN(timesteps=10, num_input=6, num_hidden_units=16, n_classes=4, seed=0)
+        history = train(
+            model,
+            x,
+            y,
+            x[:100],
+            y[:100],
+            epochs=3,
+            batch_size=50,
+            learning_rate=0.01,
+            seed=0,
+            label_smoothing=smoothing,
+            fast=fast,
+            log=None,
+        )
+        results[smoothing] = history
+    # the loss against smoothed targets has a floor: the entropy of (0.85, 0.05, 0.05, 0.05) = 0.59
+    assert min(results[0.2].train_loss) > 0.59 > results[0.0].train_loss[-1]
+    assert results[0.2].train_accuracy[-1] > 0.5 and results[0.2].val_accuracy[-1] > 0.5

@@ -16,6 +16,7 @@ def test_defaults_are_the_original_hyperparameters():
     assert (DEFAULTS["display_freq"], DEFAULTS["num_hidden_units"]) == (100, 128)
     # the extra training practice of notebook 03 is off unless asked for
     assert (DEFAULTS["augment_shift"], DEFAULTS["weight_decay"], DEFAULTS["ema_momentum"]) == (0, 0.0, None)
+    assert DEFAULTS["label_smoothing"] == 0.0
 
 
 @pytest.mark.parametrize(
@@ -44,6 +45,8 @@ def test_defaults_are_the_original_hyperparameters():
         ("ema_momentum", 1.0, "ema_momentum = 1.0: it must be None (no weight averaging) or a number"),
         ("ema_momentum", 0, "ema_momentum = 0:"),
         ("ema_momentum", "high", "ema_momentum = 'high'"),
+        ("label_smoothing", 1.0, "label_smoothing = 1.0: it must be a number >= 0 and < 1"),
+        ("label_smoothing", -0.1, "label_smoothing = -0.1"),
         ("dataset", "cifar10", "dataset = 'cifar10': unknown; choose one of 'mnist', 'fashion_mnist'"),
         ("n_train", 0, "n_train = 0"),
         ("data_dir", 5, "data_dir = 5: it must be a folder path"),
@@ -123,3 +126,27 @@ def test_write_json_is_atomic(tmp_path):
 def test_versions():
     v = versions()
     assert v["tensorflow"].startswith("2.21") and v["keras"].startswith("3.")
+
+
+def test_markdown_table_formats_each_kind_of_value():
+    from rnn_helpers.results import markdown_table
+
+    rows = [
+        {"cell": "lstm", "parameter_count": 81674, "test_accuracy": 0.98765, "seconds_per_epoch": 12.34},
+        {"cell": "rnn", "parameter_count": 18186, "test_accuracy": None},
+    ]
+    table = markdown_table(
+        rows,
+        {
+            "cell": "cell",
+            "parameter_count": "weights",
+            "test_accuracy": "test",
+            "seconds_per_epoch": "s/epoch",
+        },
+    )
+    assert table.splitlines() == [
+        "| cell | weights | test | s/epoch |",
+        "| --- | --- | --- | --- |",
+        "| lstm | 81,674 | 98.77% | 12.3 |",
+        "| rnn | 18,186 | – | – |",
+    ]

@@ -85,3 +85,15 @@ def test_confusion_matrix_plot_is_labelled():
     assert [t.get_text() for t in ax.get_yticklabels()] == ["Coat", "Shirt"]
     assert sorted(t.get_text() for t in ax.texts) == ["1", "5", "7"]  # zero cells stay empty
     assert ax.get_xlabel() == "predicted class" and ax.get_ylabel() == "true class"
+
+
+def test_validation_curves_one_line_per_run():
+    from rnn_helpers.plotting import plot_validation_curves
+
+    curves = {"rnn": [0.9, 0.95, 0.97], "lstm": [0.93, 0.98]}
+    fig = plot_validation_curves(curves, title="cells", zoom=0.9)
+    (ax,) = fig.axes
+    assert [line.get_label() for line in ax.lines] == ["rnn", "lstm"]
+    assert ax.lines[1].get_xdata().tolist() == [1, 2] and ax.lines[1].get_ydata().tolist() == [0.93, 0.98]
+    assert ax.get_ylim()[0] == 0.9 and ax.get_ylim()[1] <= 1.0 and ax.get_title() == "cells"
+    assert ax.get_legend() is not None

@@ -79,6 +79,27 @@ def _curves(metrics: Mapping[str, Any]) -> dict[str, Any]:
     return {name: history.get(name) for name in ("val_accuracy", "train_accuracy", "epoch_seconds")}
 
 
+def check_kernel(notebook: Path, kernel_name: str | None) -> str:
+    """The kernel the runs will use (``kernel_name``, else the notebook's own); raises
+    ``ValueError`` with what to do when Jupyter does not know it, before any run starts."""
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    name = kernel_name or json.loads(notebook.read_text()).get("metadata", {}).get("kernelspec", {}).get(
+        "name"
+    )
+    if not name:
+        raise ValueError(f"{notebook.name} names no kernel: pass one, e.g. --kernel python3.")
+    try:
+        KernelSpecManager().get_kernel_spec(name)
+    except NoSuchKernel:
+        raise ValueError(
+            f"Jupyter has no kernel named {name!r}. Register the project's kernel with `make setup` "
+            "(or `python -m ipykernel install --sys-prefix --name rnn-tutorial`), or pick an "
+            "installed one with --kernel (see `jupyter kernelspec list`)."
+        ) from None
+    return name
+
+
 def run_sweep(
     notebook: str | os.PathLike[str],
     parameter_sets: Iterable[Mapping[str, Any]],
@@ -105,13 +126,14 @@ def run_sweep(
     import papermill  # imported here: only sweeps need it
 
     notebook = Path(notebook).resolve()
-    root = Path(output_root)
-    root.mkdir(parents=True, exist_ok=True)
     parameter_sets = [dict(p) for p in parameter_sets]
     names = [run_name(p) for p in parameter_sets]
     repeated = sorted({n for n in names if names.count(n) > 1})
     if repeated:
         raise ValueError(f"The sweep lists the same parameter set more than once: {', '.join(repeated)}.")
+    check_kernel(notebook, kernel_name)
+    root = Path(output_root)
+    root.mkdir(parents=True, exist_ok=True)
     rows = []
     curves: dict[str, Any] = {}
     bar = tqdm(parameter_sets, desc="runs", unit="run", disable=not progress)

@@ -206,3 +206,9 @@ def test_describe_names_what_differs_from_the_defaults():
     assert describe({"epochs": 10, "history": None}) == "defaults"
     assert describe({"clip_norm": None, "lr_schedule": "constant"}) == "lr_schedule=constant, clip_norm=None"
     assert describe({"a": 2}, defaults={"a": 1}) == "a=2"
+
+
+def test_an_unknown_kernel_stops_the_sweep_before_any_run(tmp_path):
+    with pytest.raises(ValueError, match="Jupyter has no kernel named 'no-such-kernel'. Register"):
+        run_sweep(NB01, [{"epochs": 1}], tmp_path / "sweep", kernel_name="no-such-kernel", progress=False)
+    assert not (tmp_path / "sweep").exists()

@@ -17,6 +17,7 @@ from rnn_helpers import DataNotFoundError, load_data
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 NB01 = NOTEBOOKS / "01_vanilla_rnn_mnist.ipynb"
 NB02 = NOTEBOOKS / "02_inside_the_rnn.ipynb"
+NB03 = NOTEBOOKS / "03_cells_and_tuning.ipynb"
 
 pytestmark = [pytest.mark.slow, pytest.mark.realdata]
 
@@ -152,3 +153,102 @@ def test_nb02_bad_parameters_fail_clearly(tmp_path, parameters, error, message):
     with pytest.raises(papermill.PapermillExecutionError) as info:
         run(NB02, tmp_path, output_dir=str(tmp_path / "out"), **parameters)
     assert info.value.ename == error and message in info.value.evalue
+
+
+def test_nb01_training_practice_parameters_reach_the_run(tmp_path):
+    out = tmp_path / "out"
+    executed = run(
+        NB01,
+        tmp_path,
+        epochs=1,
+        n_train=2000,
+        num_hidden_units=32,
+        augment_shift=1,
+        weight_decay=1e-4,
+        ema_momentum=0.99,
+        label_smoothing=0.1,
+        output_dir=str(out),
+    )
+    metrics = json.loads((out / "metrics.json").read_text())
+    recorded = {k: metrics["parameters"][k] for k in ("augment_shift", "weight_decay", "ema_momentum")}
+    assert recorded == {"augment_shift": 1, "weight_decay": 1e-4, "ema_momentum": 0.99}
+    assert metrics["parameters"]["label_smoothing"] == 0.1
+    assert 0.3 < metrics["test"]["accuracy"] <= 1.0
+    assert "augment_shift = 1, weight_decay = 0.0001, ema_momentum = 0.99" in executed.read_text()
+
+
+def fake_sweep(folder: Path, runs: list[dict]) -> None:
+    """A sweep's results.json as run_sweep writes it, with made-up numbers."""
+    folder.mkdir(parents=True)
+    for row in runs:
+        row.setdefault("status", "done")
+        if row["status"] == "failed":
+            row.update(val_accuracy=None, test_accuracy=None, history=None)
+            continue
+        row.setdefault("seconds_per_epoch", 3.0)
+        row.setdefault("parameter_count", 21386)
+        row["history"] = {
+            "val_accuracy": [0.9, row["val_accuracy"]],
+            "train_accuracy": [0.9, 0.95],
+            "epoch_seconds": [3.0, 3.0],
+        }
+    (folder / "results.json").write_text(json.dumps({"notebook": NB01.name, "runs": runs}))
+
+
+def test_nb03_quick_run_and_choice_by_validation_only(tmp_path):
+    results = tmp_path / "sweeps"
+    fake_sweep(
+        results / "cells",
+        [
+            {"run": f"cell={c}", "cell": c, "val_accuracy": v, "test_accuracy": v}
+            for c, v in (("rnn", 0.97), ("lstm", 0.985), ("gru", 0.986))
+        ],
+    )
+    # the best test accuracy belongs to a run with a worse validation accuracy: it must not be chosen
+    fake_sweep(
+        results / "tuning",
+        [
+            {"run": "a", "epochs": 30, "val_accuracy": 0.981, "test_accuracy": 0.990},
+            {"run": "b", "epochs": 30, "augment_shift": 1, "val_accuracy": 0.984, "test_accuracy": 0.983},
+            {"run": "c", "epochs": 30, "augment_shift": 2, "status": "failed"},
+        ],
+    )
+    out = tmp_path / "out"
+    executed = run(
+        NB03,
+        tmp_path,
+        epochs=2,
+        learning_rate=0.005,
+        n_train=3000,
+        num_hidden_units=32,
+        output_dir=str(out),
+        results_dir=str(results),
+    )
+    summary = json.loads((out / "comparison.json").read_text())
+    short = summary["short_run"]
+    assert [r["cell"] for r in short] == ["vanilla RNN", "GRU", "LSTM"]
+    assert short[0]["parameter_count"] < short[1]["parameter_count"] < short[2]["parameter_count"]
+    assert all(0.2 < r["test_accuracy"] <= 1 and r["seconds_per_epoch"] > 0 for r in short), short
+    assert all(len(h["val_accuracy"]) == 2 for h in summary["short_run_histories"].values())
+    assert summary["chosen"]["run"] == "b" and summary["chosen"]["changes"] == "epochs=30, augment_shift=1"
+    text = executed.read_text()
+    assert "98.30%" in text and "98.40%" in text  # the chosen run's test and validation accuracy
+    for name in ("cells_short", "cells_full", "shifted", "tuning"):
+        assert (out / f"{name}.png").stat().st_size > 5000
+
+
+@pytest.mark.parametrize(
+    "parameters,error,message",
+    [
+        ({"epochs": 0}, "ParameterError", "epochs = 0"),
+        ({"results_dir": "/nonexistent/sweeps"}, "FileNotFoundError", "run the sweep first"),
+    ],
+    ids=["epochs", "results_dir"],
+)
+def test_nb03_bad_parameters_fail_clearly(tmp_path, parameters, error, message):
+    out = tmp_path / "out"
+    params = {"epochs": 1, "n_train": 500, "num_hidden_units": 8, **parameters}
+    with pytest.raises(papermill.PapermillExecutionError) as info:
+        run(NB03, tmp_path, output_dir=str(out), **params)
+    assert info.value.ename == error and message in info.value.evalue
+    assert not (out / "comparison.json").exists()

@@ -184,7 +184,7 @@ def run_sweep(
 def _columns(rows: Sequence[Mapping[str, Any]]) -> list[str]:
     names: list[str] = ["run"]
     for row in rows:
-        names += [key for key in row if key not in names and key not in COLUMNS]
+        names += [key for key in row if key not in names and key not in COLUMNS and key != "history"]
     return names + list(COLUMNS)
 
 

@@ -77,6 +77,7 @@ def test_sweep_runs_records_failures_and_resumes(tmp_path):
     assert [r["run"] for r in runs] == [r["run"] for r in rows]
     assert len(runs[0]["history"]["val_accuracy"]) == 1 and runs[2]["history"] is None
     assert runs[0]["history"]["val_accuracy"][-1] == rows[0]["val_accuracy"]
+    assert "history" not in format_table(runs).splitlines()[0]  # the curves stay out of the table
 
     # Run again: finished runs are skipped (their files untouched), the failed one is retried.
     stamp = (root / rows[0]["run"] / "metrics.json").stat().st_mtime_ns

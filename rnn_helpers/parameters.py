@@ -42,6 +42,11 @@ def _none_like(value: Any) -> bool:
     return value is None or (isinstance(value, str) and value.strip().lower() in ("", "none", "null"))
 
 
+def _finite_number(value: Any) -> bool:
+    """True for an int or float that is finite (``True`` / ``False`` do not count)."""
+    return not isinstance(value, bool) and isinstance(value, Real) and math.isfinite(value)
+
+
 def _positive_int(name: str, value: Any, allow_none: bool = False) -> int | None:
     if allow_none and _none_like(value):
         return None
@@ -70,7 +75,7 @@ def check_parameters(**params: Any) -> dict[str, Any]:
     out = dict(params)
     if "learning_rate" in out:
         lr = out["learning_rate"]
-        if isinstance(lr, bool) or not isinstance(lr, Real) or not math.isfinite(lr) or lr <= 0:
+        if not _finite_number(lr) or lr <= 0:
             raise ParameterError(
                 f"learning_rate = {lr!r}: it must be a number > 0 (the original used 0.001)."
             )
@@ -98,7 +103,7 @@ def check_parameters(**params: Any) -> dict[str, Any]:
         clip = out["clip_norm"]
         if _none_like(clip):
             out["clip_norm"] = None
-        elif isinstance(clip, bool) or not isinstance(clip, Real) or not math.isfinite(clip) or clip <= 0:
+        elif not _finite_number(clip) or clip <= 0:
             raise ParameterError(f"clip_norm = {clip!r}: it must be a number > 0, or None for no clipping.")
         else:
             out["clip_norm"] = float(clip)
@@ -112,7 +117,7 @@ def check_parameters(**params: Any) -> dict[str, Any]:
         out["augment_shift"] = int(shift)
     if "weight_decay" in out:
         decay = out["weight_decay"]
-        if isinstance(decay, bool) or not isinstance(decay, Real) or not math.isfinite(decay) or decay < 0:
+        if not _finite_number(decay) or decay < 0:
             raise ParameterError(
                 f"weight_decay = {decay!r}: it must be a number >= 0 "
                 "(0 switches it off; 1e-4 is a small value)."
@@ -122,7 +127,7 @@ def check_parameters(**params: Any) -> dict[str, Any]:
         momentum = out["ema_momentum"]
         if _none_like(momentum):
             out["ema_momentum"] = None
-        elif isinstance(momentum, bool) or not isinstance(momentum, Real) or not 0 < momentum < 1:
+        elif not _finite_number(momentum) or not 0 < momentum < 1:
             raise ParameterError(
                 f"ema_momentum = {momentum!r}: it must be None (no weight averaging) or a number "
                 "strictly between 0 and 1, such as 0.999."
@@ -131,7 +136,7 @@ def check_parameters(**params: Any) -> dict[str, Any]:
             out["ema_momentum"] = float(momentum)
     if "label_smoothing" in out:
         smoothing = out["label_smoothing"]
-        if isinstance(smoothing, bool) or not isinstance(smoothing, Real) or not 0 <= smoothing < 1:
+        if not _finite_number(smoothing) or not 0 <= smoothing < 1:
             raise ParameterError(
                 f"label_smoothing = {smoothing!r}: it must be a number >= 0 and < 1 "
                 "(0 switches it off; 0.1 is usual)."

@@ -5,8 +5,6 @@ executed notebook and everything the notebook writes there (it is passed as
 ``output_dir``). A run that finished earlier (its ``metrics.json`` is there and no
 ``error.json``) is skipped, so an interrupted sweep resumes where it stopped. A run that
 fails is recorded with its error in ``error.json`` and in the table, and the sweep goes on.
-The table of all runs goes to ``<output_root>/results.csv``.
-
 The table of all runs goes to ``<output_root>/results.csv``, and the same rows with each
 run's per-epoch validation accuracy to ``<output_root>/results.json``.
 
@@ -45,6 +43,7 @@ from typing import Any
 
 from tqdm import tqdm
 
+from .parameters import DEFAULTS
 from .results import write_json
 
 COLUMNS = ("status", "test_accuracy", "val_accuracy", "parameter_count", "seconds_per_epoch", "error")
@@ -134,11 +133,9 @@ def run_sweep(
     check_kernel(notebook, kernel_name)
     root = Path(output_root)
     root.mkdir(parents=True, exist_ok=True)
-    rows = []
-    curves: dict[str, Any] = {}
-    bar = tqdm(parameter_sets, desc="runs", unit="run", disable=not progress)
-    for parameters in bar:
-        name = run_name(parameters)
+    rows, histories = [], []
+    bar = tqdm(list(zip(names, parameter_sets, strict=True)), desc="runs", unit="run", disable=not progress)
+    for name, parameters in bar:
         folder = root / name
         metrics_path, error_path = folder / "metrics.json", folder / "error.json"
         bar.set_postfix_str(name)
@@ -164,18 +161,20 @@ def run_sweep(
                 message = getattr(error, "evalue", str(error))
                 write_json(error_path, {"error": kind, "message": message})
                 row.update(status="failed", error=f"{kind}: {message}")
+        history = None
         if row["status"] != "failed":
             metrics = json.loads(metrics_path.read_text())
             row.update(_summary(metrics))
-            curves[name] = _curves(metrics)
+            history = _curves(metrics)
         rows.append(row)
+        histories.append(history)
     write_table(rows, root / "results.csv")
     write_json(
         root / "results.json",
         {
             "notebook": notebook.name,
             "machine": {"processor": platform.machine(), "cpu_count": os.cpu_count()},
-            "runs": [{**row, "history": curves.get(row["run"])} for row in rows],
+            "runs": [{**row, "history": history} for row, history in zip(rows, histories, strict=True)],
         },
     )
     return rows
@@ -244,8 +243,6 @@ def describe(run: Mapping[str, Any], defaults: Mapping[str, Any] | None = None) 
     the order the defaults list them; ``"defaults"`` when nothing differs. Keys that are
     not parameters (results, ``run``, ``history``) are ignored.
     """
-    from .parameters import DEFAULTS
-
     defaults = DEFAULTS if defaults is None else defaults
     changed = [f"{key}={run[key]}" for key in defaults if key in run and run[key] != defaults[key]]
     return ", ".join(changed) or "defaults"

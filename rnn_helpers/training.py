@@ -119,6 +119,8 @@ def averaged_weights(model: keras.Model, optimizer: keras.optimizers.Optimizer) 
     weights; afterwards its own weights are back. Does nothing when the optimiser keeps no
     average (``ema_momentum`` was not set) or has not been built yet.
     """
+    # Keras keeps the average in this attribute (one variable per trainable variable, in the
+    # order the optimiser was built with) and offers no public read of it.
     averages = getattr(optimizer, "_model_variables_moving_average", None) if optimizer.use_ema else None
     if not averages:
         yield

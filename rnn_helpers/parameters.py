@@ -1,41 +1,36 @@
-"""Check a notebook's parameters before any data is loaded or any training starts.
+"""Every notebook parameter, declared once: name, default, allowed values, one line of help.
 
-papermill hands parameters over as Python literals (``-p epochs 3``) or strings, so a
-typo ends up here; every bad value gets a message that names it and says what is allowed.
+The notebooks' ``parameters`` cells, their checks, the parameter table in
+``docs/parameters.md`` and the sweeps' notion of "the defaults" all come from
+:data:`PARAMETERS` (``tests/test_parameters_results.py`` keeps the cells in step with it).
+
+A notebook checks its parameters in one call, right after its ``parameters`` cell::
+
+    params = check_notebook_parameters(globals(), "01_vanilla_rnn_mnist")
+    globals().update(params)   # from here on every parameter holds its checked value
+
+papermill hands values over as Python literals (``-p epochs 3``) or strings, so a typo
+ends up here: every bad value gets a :class:`ParameterError` that names it and says what
+is allowed, and so does a parameter name the notebook does not know (``-p epoch 3``).
 """
 
 from __future__ import annotations
 
+import ast
 import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from numbers import Integral, Real
 from typing import Any
 
 from .datasets import DATASETS
 
-#: Parameters shared by the notebooks, in the order they are documented.
-DEFAULTS: dict[str, Any] = {
-    "learning_rate": 0.001,
-    "epochs": 10,
-    "batch_size": 100,
-    "display_freq": 100,
-    "num_hidden_units": 128,
-    "cell": "rnn",
-    "lr_schedule": "cosine",
-    "clip_norm": 1.0,
-    "augment_shift": 0,
-    "weight_decay": 0.0,
-    "ema_momentum": None,
-    "label_smoothing": 0.0,
-    "seed": 42,
-    "dataset": "mnist",
-    "data_dir": None,
-    "output_dir": None,
-    "n_train": None,
-}
+#: The largest hidden state allowed: 4,096 units already mean 16.8 million recurrent weights.
+MAX_HIDDEN_UNITS = 4096
 
 
 class ParameterError(ValueError):
-    """A notebook parameter has a value that cannot work."""
+    """A notebook parameter has a value that cannot work, or a name no notebook knows."""
 
 
 def _none_like(value: Any) -> bool:
@@ -47,122 +42,428 @@ def _finite_number(value: Any) -> bool:
     return not isinstance(value, bool) and isinstance(value, Real) and math.isfinite(value)
 
 
-def _positive_int(name: str, value: Any, allow_none: bool = False) -> int | None:
-    if allow_none and _none_like(value):
+def _whole(value: Any) -> bool:
+    return not isinstance(value, bool) and isinstance(value, Integral)
+
+
+# --- checks: each takes (name, value) and returns the cleaned value or raises ParameterError ---
+
+
+def positive_number(hint: str) -> Callable[[str, Any], float]:
+    def check(name: str, value: Any) -> float:
+        if not _finite_number(value) or value <= 0:
+            raise ParameterError(f"{name} = {value!r}: it must be a number > 0 ({hint}).")
+        return float(value)
+
+    return check
+
+
+def whole_number(low: int, high: int | None = None, hint: str = "") -> Callable[[str, Any], int]:
+    def check(name: str, value: Any) -> int:
+        if not _whole(value) or value < low or (high is not None and value > high):
+            allowed = f"from {low} to {high}" if high is not None else f">= {low}"
+            raise ParameterError(f"{name} = {value!r}: it must be a whole number {allowed}{hint}.")
+        return int(value)
+
+    return check
+
+
+def hidden_units(name: str, value: Any) -> int:
+    units = whole_number(1)(name, value)
+    if units > MAX_HIDDEN_UNITS:
+        gigabytes = 16 * units * units / 1e9  # W_h, its gradient and Adam's two moments, float32
+        raise ParameterError(
+            f"{name} = {units}: at most {MAX_HIDDEN_UNITS}. The recurrent matrix alone would hold "
+            f"{units * units:,} weights (about {gigabytes:,.0f} GB to train with Adam); "
+            "the original used 128."
+        )
+    return units
+
+
+def choice(allowed: Callable[[], Sequence[str]], hint: Callable[[], str] | None = None):
+    """One of ``allowed()`` (case and ``-``/``_`` do not matter); ``allowed`` is looked up
+    when checking, from the module that implements the choices."""
+
+    def check(name: str, value: Any) -> str:
+        names = list(allowed())
+        key = str(value).strip().lower().replace("-", "_")
+        if key not in names:
+            listed = hint() if hint else "choose one of " + ", ".join(map(repr, names))
+            raise ParameterError(f"{name} = {value!r}: unknown; {listed}.")
+        return key
+
+    return check
+
+
+def optional(check: Callable[[str, Any], Any], meaning: str) -> Callable[[str, Any], Any]:
+    """``None`` (or the text "None") for ``meaning``, else whatever ``check`` accepts."""
+
+    def wrapped(name: str, value: Any) -> Any:
+        if _none_like(value):
+            return None
+        try:
+            return check(name, value)
+        except ParameterError as error:
+            raise ParameterError(f"{str(error).rstrip('.')}; or None ({meaning}).") from None
+
+    return wrapped
+
+
+def fraction(low_inclusive: bool, hint: str) -> Callable[[str, Any], float]:
+    """A number in [0, 1) or (0, 1)."""
+
+    def check(name: str, value: Any) -> float:
+        ok = _finite_number(value) and (0 <= value if low_inclusive else 0 < value) and value < 1
+        if not ok:
+            bounds = ">= 0 and < 1" if low_inclusive else "strictly between 0 and 1"
+            raise ParameterError(f"{name} = {value!r}: it must be a number {bounds} ({hint}).")
+        return float(value)
+
+    return check
+
+
+def non_negative_number(hint: str) -> Callable[[str, Any], float]:
+    def check(name: str, value: Any) -> float:
+        if not _finite_number(value) or value < 0:
+            raise ParameterError(f"{name} = {value!r}: it must be a number >= 0 ({hint}).")
+        return float(value)
+
+    return check
+
+
+def flag(name: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "false"):
+        return text == "true"
+    raise ParameterError(f"{name} = {value!r}: it must be True or False.")
+
+
+def folder(name: str, value: Any) -> str | None:
+    if _none_like(value):
         return None
-    if isinstance(value, bool) or not isinstance(value, Integral) or value < 1:
-        extra = " or None" if allow_none else ""
-        raise ParameterError(f"{name} = {value!r}: it must be a whole number >= 1{extra}.")
-    return int(value)
+    if not isinstance(value, str):
+        raise ParameterError(f"{name} = {value!r}: it must be a folder path (text) or None.")
+    return value
+
+
+def _cells() -> list[str]:
+    from .model import CELLS  # the module that builds them decides which exist
+
+    return list(CELLS)
+
+
+def _schedules() -> list[str]:
+    from .training import SCHEDULES
+
+    return list(SCHEDULES)
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """One notebook parameter.
+
+    Attributes:
+        name: the variable name in the notebooks' ``parameters`` cells.
+        default: its value there (notebook 01's; a notebook may override it, see
+            :data:`NOTEBOOKS`).
+        allowed: the allowed values, in words (for the docs).
+        help: one line: what it does.
+        check: ``check(name, value)`` returns the cleaned value or raises ParameterError.
+    """
+
+    name: str
+    default: Any
+    allowed: str
+    help: str
+    check: Callable[[str, Any], Any]
+
+
+PARAMETERS: dict[str, Parameter] = {
+    p.name: p
+    for p in (
+        Parameter(
+            "learning_rate",
+            0.001,
+            "number > 0",
+            "Adam's initial learning rate",
+            positive_number("the original used 0.001"),
+        ),
+        Parameter("epochs", 10, "whole number >= 1", "passes over the training set", whole_number(1)),
+        Parameter("batch_size", 100, "whole number >= 1", "examples per training step", whole_number(1)),
+        Parameter(
+            "display_freq",
+            100,
+            "whole number >= 1",
+            "print the batch loss and accuracy every display_freq iterations",
+            whole_number(1),
+        ),
+        Parameter(
+            "num_hidden_units",
+            128,
+            f"whole number from 1 to {MAX_HIDDEN_UNITS}",
+            "size of the RNN's hidden state",
+            hidden_units,
+        ),
+        Parameter(
+            "cell",
+            "rnn",
+            "'rnn', 'lstm', 'gru'",
+            "'rnn': the vanilla RNN of this tutorial; 'lstm' or 'gru' for a gated cell instead",
+            choice(_cells, lambda: "use 'rnn' (the vanilla RNN), " + ", ".join(map(repr, _cells()[1:]))),
+        ),
+        Parameter(
+            "fast",
+            True,
+            "True, False",
+            "True: the vanilla RNN trains with the hand-written fast step (same numbers); False: plain",
+            flag,
+        ),
+        Parameter(
+            "lr_schedule",
+            "cosine",
+            "'constant', 'cosine'",
+            "'constant' (the original), or 'cosine': the rate falls from learning_rate to 0 over the run",
+            choice(_schedules, lambda: "use 'constant' (the original) or 'cosine'"),
+        ),
+        Parameter(
+            "clip_norm",
+            1.0,
+            "number > 0, or None",
+            "rescale any gradient whose norm exceeds this; None: no clipping",
+            optional(positive_number("1.0 is usual"), "no clipping"),
+        ),
+        Parameter(
+            "augment_shift",
+            0,
+            "whole number from 0 to 13",
+            "move each training image by up to this many pixels, anew each epoch; 0: off",
+            whole_number(0, 13, " (pixels; 0 switches it off, 1 or 2 is typical)"),
+        ),
+        Parameter(
+            "weight_decay",
+            0.0,
+            "number >= 0",
+            "> 0: AdamW's decoupled weight decay; 0: plain Adam",
+            non_negative_number("0 switches it off; 1e-4 is a small value"),
+        ),
+        Parameter(
+            "ema_momentum",
+            None,
+            "number strictly between 0 and 1, or None",
+            "e.g. 0.999: evaluate and keep a moving average of the weights; None: off",
+            optional(fraction(False, "such as 0.999"), "no weight averaging"),
+        ),
+        Parameter(
+            "label_smoothing",
+            0.0,
+            "number >= 0 and < 1",
+            "e.g. 0.1: train towards 0.91 for the true class and 0.01 for the others",
+            fraction(True, "0 switches it off; 0.1 is usual"),
+        ),
+        Parameter(
+            "seed",
+            42,
+            "whole number >= 0",
+            "same seed on the same machine -> same weights, same batches, same results",
+            whole_number(0),
+        ),
+        Parameter(
+            "dataset",
+            "mnist",
+            ", ".join(map(repr, DATASETS)),
+            "the dataset to learn",
+            choice(lambda: list(DATASETS)),
+        ),
+        Parameter(
+            "data_dir",
+            None,
+            "folder path, or None",
+            "folder with the data files; None looks in the standard places (see docs/data.md)",
+            folder,
+        ),
+        Parameter(
+            "output_dir",
+            None,
+            "folder path, or None",
+            "where the run's results go; None: output/<notebook name> in the project",
+            folder,
+        ),
+        Parameter(
+            "n_train",
+            None,
+            "whole number >= batch_size, or None",
+            "train on the first n_train training examples for a quick run; None: all 55,000",
+            optional(whole_number(1), "all of them"),
+        ),
+        Parameter(
+            "model_dir",
+            None,
+            "folder path, or None",
+            "folder of a notebook-01 run to reload model.keras from; None: train here",
+            folder,
+        ),
+        Parameter(
+            "results_dir",
+            None,
+            "folder path, or None",
+            "the sweeps' results to show; None: sweeps/results in this project",
+            folder,
+        ),
+    )
+}
+
+#: The parameters each notebook takes, and the defaults where it differs from notebook 01.
+NOTEBOOKS: dict[str, dict[str, Any]] = {
+    "01_vanilla_rnn_mnist": {
+        "names": [
+            "learning_rate",
+            "epochs",
+            "batch_size",
+            "display_freq",
+            "num_hidden_units",
+            "cell",
+            "fast",
+            "lr_schedule",
+            "clip_norm",
+            "augment_shift",
+            "weight_decay",
+            "ema_momentum",
+            "label_smoothing",
+            "seed",
+            "dataset",
+            "data_dir",
+            "output_dir",
+            "n_train",
+        ],
+        "defaults": {},
+    },
+    "02_inside_the_rnn": {
+        "names": [
+            "learning_rate",
+            "epochs",
+            "batch_size",
+            "display_freq",
+            "num_hidden_units",
+            "lr_schedule",
+            "clip_norm",
+            "seed",
+            "dataset",
+            "data_dir",
+            "output_dir",
+            "n_train",
+            "model_dir",
+        ],
+        "defaults": {},
+    },
+    "03_cells_and_tuning": {
+        "names": [
+            "epochs",
+            "learning_rate",
+            "batch_size",
+            "num_hidden_units",
+            "seed",
+            "dataset",
+            "data_dir",
+            "output_dir",
+            "n_train",
+            "results_dir",
+        ],
+        "defaults": {"epochs": 2},
+    },
+}
+
+
+def _notebook(notebook: str) -> dict[str, Any]:
+    if notebook not in NOTEBOOKS:
+        raise ValueError(
+            f"No parameters are declared for notebook {notebook!r}; known: {', '.join(NOTEBOOKS)}."
+        )
+    return NOTEBOOKS[notebook]
+
+
+def notebook_defaults(notebook: str) -> dict[str, Any]:
+    """The parameters of ``notebook`` with their default values, in the order it declares them."""
+    entry = _notebook(notebook)
+    return {name: entry["defaults"].get(name, PARAMETERS[name].default) for name in entry["names"]}
+
+
+#: Notebook 01's parameters and defaults: what a sweep's runs are compared against.
+DEFAULTS: dict[str, Any] = notebook_defaults("01_vanilla_rnn_mnist")
 
 
 def check_parameters(**params: Any) -> dict[str, Any]:
-    """Validate notebook parameters; return them cleaned (e.g. ``"None"`` becomes ``None``).
+    """Check the given parameters; return them cleaned (e.g. ``"None"`` becomes ``None``,
+    ``1`` for a learning rate becomes ``1.0``).
 
-    Checks ``learning_rate`` (finite, > 0), ``epochs``, ``batch_size``, ``display_freq``,
-    ``num_hidden_units`` (whole numbers >= 1), ``cell`` ("rnn", "lstm" or "gru"),
-    ``lr_schedule`` ("constant" or "cosine"),
-    ``clip_norm`` (None or a number > 0), ``augment_shift`` (whole number 0 to 13),
-    ``weight_decay`` (a number >= 0), ``ema_momentum`` (None or strictly between 0 and 1),
-    ``label_smoothing`` (a number >= 0 and < 1),
-    ``seed`` (whole number >= 0), ``dataset`` (a known name), ``n_train`` (None or a whole
-    number >= ``batch_size``), and that ``data_dir`` / ``output_dir`` / ``model_dir`` /
-    ``results_dir`` are None or text. Unknown names are passed through.
+    Each value is checked by its :class:`Parameter`; ``n_train`` must also be at least
+    ``batch_size`` when both are given.
 
     Raises:
-        ParameterError: the first bad value, with what is allowed.
+        ParameterError: the first bad value (in the order given) with what is allowed, or
+            a name that is not a parameter, with the known names.
     """
-    out = dict(params)
-    if "learning_rate" in out:
-        lr = out["learning_rate"]
-        if not _finite_number(lr) or lr <= 0:
-            raise ParameterError(
-                f"learning_rate = {lr!r}: it must be a number > 0 (the original used 0.001)."
-            )
-        out["learning_rate"] = float(lr)
-    for name in ("epochs", "batch_size", "display_freq", "num_hidden_units"):
-        if name in out:
-            out[name] = _positive_int(name, out[name])
-    if "seed" in out:
-        seed = out["seed"]
-        if isinstance(seed, bool) or not isinstance(seed, Integral) or seed < 0:
-            raise ParameterError(f"seed = {seed!r}: it must be a whole number >= 0.")
-    if "cell" in out:
-        cell = str(out["cell"]).strip().lower()
-        if cell not in ("rnn", "lstm", "gru"):
-            raise ParameterError(f"cell = {out['cell']!r}: use 'rnn' (the vanilla RNN), 'lstm' or 'gru'.")
-        out["cell"] = cell
-    if "lr_schedule" in out:
-        schedule = str(out["lr_schedule"]).strip().lower()
-        if schedule not in ("constant", "cosine"):
-            raise ParameterError(
-                f"lr_schedule = {out['lr_schedule']!r}: use 'constant' (the original) or 'cosine'."
-            )
-        out["lr_schedule"] = schedule
-    if "clip_norm" in out:
-        clip = out["clip_norm"]
-        if _none_like(clip):
-            out["clip_norm"] = None
-        elif not _finite_number(clip) or clip <= 0:
-            raise ParameterError(f"clip_norm = {clip!r}: it must be a number > 0, or None for no clipping.")
-        else:
-            out["clip_norm"] = float(clip)
-    if "augment_shift" in out:
-        shift = out["augment_shift"]
-        if isinstance(shift, bool) or not isinstance(shift, Integral) or not 0 <= shift <= 13:
-            raise ParameterError(
-                f"augment_shift = {shift!r}: it must be a whole number of pixels from 0 (no augmentation) "
-                "to 13; 1 or 2 is typical."
-            )
-        out["augment_shift"] = int(shift)
-    if "weight_decay" in out:
-        decay = out["weight_decay"]
-        if not _finite_number(decay) or decay < 0:
-            raise ParameterError(
-                f"weight_decay = {decay!r}: it must be a number >= 0 "
-                "(0 switches it off; 1e-4 is a small value)."
-            )
-        out["weight_decay"] = float(decay)
-    if "ema_momentum" in out:
-        momentum = out["ema_momentum"]
-        if _none_like(momentum):
-            out["ema_momentum"] = None
-        elif not _finite_number(momentum) or not 0 < momentum < 1:
-            raise ParameterError(
-                f"ema_momentum = {momentum!r}: it must be None (no weight averaging) or a number "
-                "strictly between 0 and 1, such as 0.999."
-            )
-        else:
-            out["ema_momentum"] = float(momentum)
-    if "label_smoothing" in out:
-        smoothing = out["label_smoothing"]
-        if not _finite_number(smoothing) or not 0 <= smoothing < 1:
-            raise ParameterError(
-                f"label_smoothing = {smoothing!r}: it must be a number >= 0 and < 1 "
-                "(0 switches it off; 0.1 is usual)."
-            )
-        out["label_smoothing"] = float(smoothing)
-    if "dataset" in out:
-        name = str(out["dataset"]).strip().lower().replace("-", "_")
-        if name not in DATASETS:
-            known = ", ".join(repr(k) for k in DATASETS)
-            raise ParameterError(f"dataset = {out['dataset']!r}: unknown; choose one of {known}.")
-        out["dataset"] = name
-    if "n_train" in out:
-        out["n_train"] = _positive_int("n_train", out["n_train"], allow_none=True)
-        if out["n_train"] is not None and "batch_size" in out and out["n_train"] < out["batch_size"]:
-            raise ParameterError(
-                f"n_train = {out['n_train']} is smaller than batch_size = {out['batch_size']}: "
-                "an epoch would have no full batch. Use a larger n_train or a smaller batch_size."
-            )
-    for name in ("data_dir", "output_dir", "model_dir", "results_dir"):
-        if name in out:
-            value = out[name]
-            if _none_like(value):
-                out[name] = None
-            elif not isinstance(value, str):
-                raise ParameterError(f"{name} = {value!r}: it must be a folder path (text) or None.")
+    unknown = [name for name in params if name not in PARAMETERS]
+    if unknown:
+        raise ParameterError(
+            f"Unknown parameter(s): {', '.join(unknown)}. Known parameters: {', '.join(PARAMETERS)}."
+        )
+    out = {name: PARAMETERS[name].check(name, value) for name, value in params.items()}
+    n_train, batch_size = out.get("n_train"), out.get("batch_size")
+    if n_train is not None and batch_size is not None and n_train < batch_size:
+        raise ParameterError(
+            f"n_train = {n_train} is smaller than batch_size = {batch_size}: "
+            "an epoch would have no full batch. Use a larger n_train or a smaller batch_size."
+        )
     return out
+
+
+def injected_names(namespace: Mapping[str, Any]) -> list[str]:
+    """The names papermill assigned in its injected ``# Parameters`` cell, if this kernel ran
+    one (found in IPython's input history ``In``); ``[]`` otherwise (e.g. in JupyterLab)."""
+    history = namespace.get("In")
+    if not isinstance(history, list):
+        return []
+    for source in reversed(history):
+        if isinstance(source, str) and source.lstrip().startswith("# Parameters"):
+            try:
+                tree = ast.parse(source)
+            except SyntaxError:
+                return []
+            return [
+                target.id
+                for node in tree.body
+                if isinstance(node, ast.Assign)
+                for target in node.targets
+                if isinstance(target, ast.Name)
+            ]
+    return []
+
+
+def check_notebook_parameters(namespace: Mapping[str, Any], notebook: str) -> dict[str, Any]:
+    """Check every parameter of ``notebook`` as it stands in ``namespace`` (the notebook's
+    ``globals()``); return ``name -> checked value`` in the declared order.
+
+    Raises:
+        ParameterError: a bad value; a parameter missing from the namespace; or a name
+            passed to the run (``papermill -p NAME ...``) that ``notebook`` does not take,
+            listing the names it does take.
+    """
+    names = _notebook(notebook)["names"]
+    unknown = [name for name in injected_names(namespace) if name not in names]
+    if unknown:
+        raise ParameterError(
+            f"Unknown parameter(s) for {notebook}: {', '.join(unknown)}. "
+            f"This notebook takes: {', '.join(names)}."
+        )
+    missing = [name for name in names if name not in namespace]
+    if missing:
+        raise ParameterError(
+            f"The parameters cell does not define {', '.join(missing)}: run it first (it is the cell "
+            "tagged 'parameters' at the top)."
+        )
+    return check_parameters(**{name: namespace[name] for name in names})
 
 
 def check_batch_size(batch_size: int, n_train: int) -> None:
@@ -172,3 +473,27 @@ def check_batch_size(batch_size: int, n_train: int) -> None:
             f"batch_size = {batch_size} is larger than the training set ({n_train} examples): "
             f"use a batch_size of at most {n_train}."
         )
+
+
+def markdown_table(notebook: str | None = None) -> str:
+    """The parameters (of one notebook, or all) as a Markdown table: name, default, allowed, help."""
+    names = _notebook(notebook)["names"] if notebook else list(PARAMETERS)
+    defaults = notebook_defaults(notebook) if notebook else {n: PARAMETERS[n].default for n in names}
+    lines = ["| parameter | default | allowed | what it does |", "| --- | --- | --- | --- |"]
+    for name in names:
+        p = PARAMETERS[name]
+        lines.append(f"| `{name}` | `{defaults[name]!r}` | {p.allowed} | {p.help} |")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m rnn_helpers.parameters [NOTEBOOK]``: print the parameter table in Markdown."""
+    import sys
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    print(markdown_table(args[0] if args else None))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -3,11 +3,23 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
 from rnn_helpers.parameters import DEFAULTS, ParameterError, check_batch_size, check_parameters
-from rnn_helpers.results import display_path, project_root, resolve_output_dir, versions, write_json
+from rnn_helpers.results import (
+    OutputDirError,
+    RunFolder,
+    display_path,
+    project_root,
+    resolve_output_dir,
+    versions,
+    write_json,
+)
 
 
 def test_defaults_are_the_original_hyperparameters():
@@ -33,16 +45,22 @@ def test_defaults_are_the_original_hyperparameters():
         ("learning_rate", float("nan"), "learning_rate = nan"),
         ("learning_rate", "fast", "learning_rate = 'fast'"),
         ("seed", -1, "seed = -1"),
-        ("cell", "transformer", "cell = 'transformer': use 'rnn' (the vanilla RNN), 'lstm' or 'gru'"),
-        ("lr_schedule", "linear", "lr_schedule = 'linear': use 'constant' (the original) or 'cosine'"),
-        ("clip_norm", 0, "clip_norm = 0: it must be a number > 0, or None"),
+        ("cell", "transformer", "cell = 'transformer': unknown; use 'rnn' (the vanilla RNN), 'lstm', 'gru'"),
+        (
+            "lr_schedule",
+            "linear",
+            "lr_schedule = 'linear': unknown; use 'constant' (the original) or 'cosine'",
+        ),
+        ("clip_norm", 0, "clip_norm = 0: it must be a number > 0 (1.0 is usual); or None (no clipping)"),
         ("clip_norm", "big", "clip_norm = 'big'"),
-        ("augment_shift", -1, "augment_shift = -1: it must be a whole number of pixels from 0"),
+        ("augment_shift", -1, "augment_shift = -1: it must be a whole number from 0 to 13 (pixels"),
         ("augment_shift", 14, "augment_shift = 14"),
         ("augment_shift", 1.5, "augment_shift = 1.5"),
         ("weight_decay", -1e-4, "weight_decay = -0.0001: it must be a number >= 0"),
         ("weight_decay", "lots", "weight_decay = 'lots'"),
-        ("ema_momentum", 1.0, "ema_momentum = 1.0: it must be None (no weight averaging) or a number"),
+        ("ema_momentum", 1.0, "ema_momentum = 1.0: it must be a number strictly between 0 and 1"),
+        ("num_hidden_units", 100000, "num_hidden_units = 100000: at most 4096. The recurrent matrix alone"),
+        ("fast", "maybe", "fast = 'maybe': it must be True or False"),
         ("ema_momentum", 0, "ema_momentum = 0:"),
         ("ema_momentum", "high", "ema_momentum = 'high'"),
         ("label_smoothing", 1.0, "label_smoothing = 1.0: it must be a number >= 0 and < 1"),
@@ -92,6 +110,7 @@ def test_batch_size_larger_than_training_set():
 
 
 def test_output_dir_default_lands_in_the_project(tmp_path, monkeypatch):
+    monkeypatch.delenv("RNN_HELPERS_OUTPUT", raising=False)
     root = project_root()
     assert root is not None and (root / "rnn_helpers").is_dir()
     assert display_path(root / "output" / "demo-run" / "m.json") == "output/demo-run/m.json"
@@ -102,15 +121,134 @@ def test_output_dir_default_lands_in_the_project(tmp_path, monkeypatch):
     monkeypatch.chdir(project / "notebooks")
     assert project_root() == project
     assert resolve_output_dir(None, "demo-run") == project / "output" / "demo-run"
-    assert (project / "output" / "demo-run").is_dir()
+    assert not (project / "output").exists(), "resolving creates nothing"
     outside = tmp_path / "elsewhere"
     outside.mkdir()
     monkeypatch.chdir(outside)
     assert project_root() is None
     assert resolve_output_dir("here", "x") == outside / "here"
     assert resolve_output_dir(None, "x") == outside / "output" / "x"
+    (outside / "here").mkdir()
     (outside / "here" / "f.txt").write_text("x")
     assert display_path(outside / "here" / "f.txt") == str(outside / "here" / "f.txt")
+    monkeypatch.setenv("RNN_HELPERS_OUTPUT", str(tmp_path / "test-results"))
+    assert resolve_output_dir(None, "x") == tmp_path / "test-results" / "x"
+
+
+def test_tests_do_not_write_into_the_projects_output_folder():
+    """conftest points the default output root away from the project for the whole session
+    (nbval's and papermill's kernels inherit it)."""
+    root = project_root()
+    assert resolve_output_dir(None, "01_vanilla_rnn_mnist").parent != root / "output"
+
+
+def finish(run, files):
+    for name, text in files.items():
+        (run.path / name).write_text(text)
+    return run.commit()
+
+
+def test_a_run_folder_is_replaced_all_at_once(tmp_path):
+    out = tmp_path / "out"
+    first = RunFolder.open(str(out), "nb")
+    assert first.final == out and not out.exists(), "nothing appears before the commit"
+    written = finish(first, {"metrics.json": "1", "a.png": "1"})
+    assert written == [out / "a.png", out / "metrics.json"]
+    (out / "nb.ipynb").write_text("an executed notebook papermill keeps here")
+    (out / "notes.txt").write_text("a note of the user's")
+    second = RunFolder.open(str(out), "nb")
+    (second.path / "metrics.json").write_text("2")
+    assert (out / "metrics.json").read_text() == "1" and (out / "a.png").exists()
+    finish(second, {"b.png": "2"})
+    assert sorted(p.name for p in out.iterdir()) == [
+        ".run.json",
+        "b.png",
+        "metrics.json",
+        "nb.ipynb",
+        "notes.txt",
+    ]
+    assert (out / "metrics.json").read_text() == "2", "the old run's a.png is gone, nothing is mixed"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".out.lock", "out"], "no staging folder is left"
+
+
+def test_a_failed_run_leaves_the_previous_results(tmp_path):
+    out = tmp_path / "out"
+    finish(RunFolder.open(str(out), "nb"), {"metrics.json": "good", "model.keras": "good"})
+    failed = RunFolder.open(str(out), "nb")
+    (failed.path / "model.keras").write_text("half a new model")
+    failed.discard()  # (a kernel that dies leaves its staging folder; the next open removes it)
+    assert {
+        p.name: p.read_text() for p in out.iterdir() if p.suffix != ".json" or p.name == "metrics.json"
+    } == {
+        "metrics.json": "good",
+        "model.keras": "good",
+    }
+    stale = tmp_path / ".out.partial-999999"
+    stale.mkdir()
+    RunFolder.open(str(out), "nb").discard()
+    assert not stale.exists()
+
+
+def test_an_interrupted_swap_is_finished_or_undone(tmp_path):
+    out = tmp_path / "out"
+    finish(RunFolder.open(str(out), "nb"), {"metrics.json": "old"})
+    os.rename(out, tmp_path / ".out.old")  # killed between the two renames of a commit
+    RunFolder.open(str(out), "nb").discard()
+    assert (out / "metrics.json").read_text() == "old", "the previous results come back"
+
+
+def test_a_second_process_is_refused_while_a_run_is_under_way(tmp_path):
+    out = tmp_path / "out"
+    run = RunFolder.open(str(out), "nb")
+    code = (
+        "import sys; from rnn_helpers.results import RunFolder, OutputDirError\n"
+        "try:\n    RunFolder.open(sys.argv[1], 'nb')\n"
+        "except OutputDirError as e:\n    print(e); sys.exit(3)\n"
+    )
+    busy = subprocess.run([sys.executable, "-c", code, str(out)], capture_output=True, text=True, timeout=120)
+    assert busy.returncode == 3, busy.stderr
+    assert f"another run (process {os.getpid()}) is writing into {out}" in busy.stdout
+    assert "Wait until it has finished, or give this run another output_dir" in busy.stdout
+    finish(run, {"metrics.json": "mine"})
+    free = subprocess.run([sys.executable, "-c", code, str(out)], capture_output=True, text=True, timeout=120)
+    assert free.returncode == 0, free.stdout + free.stderr
+
+
+def test_the_same_process_may_open_its_own_folder_again(tmp_path):
+    """A notebook re-run in the same JupyterLab kernel takes over its own unfinished run."""
+    out = tmp_path / "out"
+    first = RunFolder.open(str(out), "nb")
+    second = RunFolder.open(str(out), "nb")
+    assert not first.path.exists() and second.path.is_dir()
+    finish(second, {"metrics.json": "2"})
+    with pytest.raises(RuntimeError, match="already committed or discarded"):
+        first.commit()
+
+
+@pytest.mark.parametrize("case", ["file", "foreign", "unwritable", "proc"])
+def test_unusable_output_folders_are_refused_before_anything_runs(tmp_path, case):
+    if case == "file":
+        target = tmp_path / "results"
+        target.write_text("a file")
+        expected = "is a file, not a folder"
+    elif case == "foreign":
+        target = tmp_path / "home"
+        (target / "Documents").mkdir(parents=True)
+        (target / "thesis.tex").write_text("a user's own files")
+        expected = "already holds files that no run of this notebook wrote \\(Documents, thesis.tex\\)"
+    elif case == "unwritable":
+        if os.geteuid() == 0:
+            pytest.skip("root may write anywhere")
+        parent = tmp_path / "locked"
+        parent.mkdir(mode=0o555)
+        target = parent / "out"
+        expected = "cannot create or write the folder"
+    else:
+        target = Path("/proc/forbidden")
+        expected = "output_dir = '/proc/forbidden': cannot create or write the folder /proc"
+    with pytest.raises(OutputDirError, match=expected):
+        RunFolder.open(str(target), "nb")
+    assert issubclass(OutputDirError, ParameterError)
 
 
 def test_write_json_is_atomic(tmp_path):

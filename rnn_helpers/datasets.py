@@ -28,6 +28,7 @@ class DatasetSpec:
         aliases: other folder names the files may live under (Debian, for instance,
             installs Fashion-MNIST as ``/usr/share/datasets/fashion-mnist``).
         image_shape: (rows, columns) every image must have.
+        install_hint: another way to get the files, for the "not found" message.
     """
 
     name: str
@@ -37,6 +38,7 @@ class DatasetSpec:
     class_names: tuple[str, ...]
     aliases: tuple[str, ...] = ()
     image_shape: tuple[int, int] = (28, 28)
+    install_hint: str = ""
 
     @property
     def folder_names(self) -> tuple[str, ...]:
@@ -95,6 +97,10 @@ FASHION_MNIST = DatasetSpec(
         "Ankle boot",
     ),
     aliases=("fashion-mnist",),
+    install_hint=(
+        "On Debian or Ubuntu, `sudo apt install dataset-fashion-mnist` installs the four files in "
+        "/usr/share/datasets/fashion-mnist/, where they are found without any setting."
+    ),
 )
 
 DATASETS: dict[str, DatasetSpec] = {spec.name: spec for spec in (MNIST, FASHION_MNIST)}
@@ -118,3 +124,12 @@ def get_dataset(dataset: str | DatasetSpec) -> DatasetSpec:
 def class_names(dataset: str | DatasetSpec = "mnist") -> tuple[str, ...]:
     """Readable class names of ``dataset``, indexed by label ("0".."9" for MNIST)."""
     return get_dataset(dataset).class_names
+
+
+def identify_digest(md5: str) -> tuple[str, str] | None:
+    """``(dataset name, role)`` of the built-in file whose decompressed MD5 is ``md5``, else None."""
+    for spec in DATASETS.values():
+        for role, digest in spec.md5.items():
+            if digest == md5:
+                return spec.name, role
+    return None

@@ -3,7 +3,13 @@
 A download is written to a temporary file next to its destination and moved into place
 (an atomic rename) only after its decompressed content matches the published digest. An
 interrupted, truncated or corrupt download therefore never leaves a file that looks
-valid: either the verified file is there, or nothing is.
+valid: either the verified file is there, or nothing is. A download stopped by Ctrl-C or
+SIGTERM removes its temporary file; one killed outright leaves it behind, and the next
+download of the same file removes it.
+
+Each mirror gets ``timeout`` seconds to answer or send more data, and ``deadline`` seconds
+for the whole file, so a server that trickles a byte now and then fails too. An
+organisation's own mirror goes first when named in ``$RNN_HELPERS_MIRRORS``.
 """
 
 from __future__ import annotations
@@ -12,10 +18,13 @@ import contextlib
 import hashlib
 import http.client
 import os
+import signal
 import tempfile
+import threading
+import time
 import urllib.error
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from tqdm import tqdm
@@ -24,6 +33,54 @@ from .idx import DataFileError, parse_idx, read_bytes
 
 CHUNK_SIZE = 1 << 16
 USER_AGENT = "rnn_helpers (MNIST tutorial data loader)"
+MIRRORS_ENV = "RNN_HELPERS_MIRRORS"
+DEFAULT_DEADLINE = 600.0
+
+
+def mirrors_from_environment() -> list[str]:
+    """Base URLs from ``$RNN_HELPERS_MIRRORS`` (separated by spaces or commas), in order."""
+    return [url for url in os.environ.get(MIRRORS_ENV, "").replace(",", " ").split() if url]
+
+
+class DownloadTooSlow(TimeoutError):
+    """A mirror kept sending, but did not deliver the whole file within the deadline."""
+
+
+class DownloadStopped(BaseException):
+    """SIGTERM arrived during a download (raised so that temporary files are removed)."""
+
+
+@contextlib.contextmanager
+def _sigterm_raises() -> Iterator[None]:
+    """Turn SIGTERM into :class:`DownloadStopped` while downloading (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum, frame):
+        raise DownloadStopped("stopped by SIGTERM during a download")
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _remove_stale_parts(destination: Path) -> None:
+    """Remove temporary files of earlier downloads of ``destination`` whose process is gone."""
+    for part in destination.parent.glob(f".{destination.name}.*.part"):
+        pid_text = part.name[len(destination.name) + 2 :].split(".", 1)[0]
+        if pid_text.isdigit():
+            try:
+                os.kill(int(pid_text), 0)
+                continue  # that process still runs: perhaps it is downloading right now
+            except ProcessLookupError:
+                pass
+            except PermissionError:
+                continue
+        with contextlib.suppress(OSError):
+            part.unlink()
 
 
 class IncompleteDownload(OSError):
@@ -44,8 +101,13 @@ class DownloadError(RuntimeError):
         super().__init__(f"Could not download {filename}. Mirrors tried:\n{tried}")
 
 
-def _fetch_to(url: str, destination: Path, timeout: float, progress: bool) -> None:
-    """Stream ``url`` into the open-able path ``destination``, with a progress bar."""
+def _fetch_to(url: str, destination: Path, timeout: float, progress: bool, deadline: float) -> None:
+    """Stream ``url`` into the open-able path ``destination``, with a progress bar.
+
+    Raises:
+        DownloadTooSlow: the whole file did not arrive within ``deadline`` seconds.
+    """
+    started = time.monotonic()
     request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
     with urllib.request.urlopen(request, timeout=timeout) as response:
         total = response.headers.get("Content-Length")
@@ -62,10 +124,15 @@ def _fetch_to(url: str, destination: Path, timeout: float, progress: bool) -> No
                 leave=False,
             ) as bar,
         ):
-            while chunk := response.read(CHUNK_SIZE):
+            while chunk := response.read1(CHUNK_SIZE):
                 out.write(chunk)
                 received += len(chunk)
                 bar.update(len(chunk))
+                if time.monotonic() - started > deadline:
+                    of = f" of {expected}" if expected is not None else ""
+                    raise DownloadTooSlow(
+                        f"too slow: {received}{of} bytes after {deadline:g} s (the deadline for one file)"
+                    )
     if expected is not None and received != expected:
         raise IncompleteDownload(f"connection closed after {received} of {expected} bytes")
 
@@ -75,6 +142,8 @@ def _describe(error: BaseException) -> str:
         return f"HTTP {error.code} {error.reason}"
     if isinstance(error, urllib.error.URLError):
         return f"unreachable ({error.reason})"
+    if isinstance(error, DownloadTooSlow):
+        return str(error)
     if isinstance(error, TimeoutError):
         return "timed out"
     if isinstance(error, DataFileError):
@@ -94,6 +163,7 @@ def download_verified(
     *,
     timeout: float = 30.0,
     progress: bool = True,
+    deadline: float = DEFAULT_DEADLINE,
 ) -> Path:
     """Download ``<mirror><filename>`` from the first mirror that serves a verified copy.
 
@@ -104,6 +174,7 @@ def download_verified(
         mirrors: base URLs, tried in order (a missing trailing ``/`` is added).
         timeout: seconds to wait for a mirror to answer or send more data.
         progress: show a progress bar while downloading.
+        deadline: seconds one mirror may take for the whole file.
 
     Returns:
         ``destination`` as a :class:`~pathlib.Path`, holding the verified file.
@@ -113,18 +184,24 @@ def download_verified(
     """
     destination = Path(destination)
     destination.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_parts(destination)
+    with _sigterm_raises():
+        return _download(filename, destination, md5, mirrors, timeout, progress, deadline)
+
+
+def _download(filename, destination, md5, mirrors, timeout, progress, deadline) -> Path:
     attempts: list[tuple[str, str]] = []
     for base in mirrors:
         url = base if base.endswith("/") else base + "/"
         url += filename
         handle, temporary_name = tempfile.mkstemp(
-            dir=destination.parent, prefix=f".{destination.name}.", suffix=".part"
+            dir=destination.parent, prefix=f".{destination.name}.{os.getpid()}.", suffix=".part"
         )
         os.fchmod(handle, 0o644)  # readable like any other data file once in place
         os.close(handle)
         temporary = Path(temporary_name)
         try:
-            _fetch_to(url, temporary, timeout, progress)
+            _fetch_to(url, temporary, timeout, progress, deadline)
             content = read_bytes(temporary)
             parse_idx(content, url)  # an error page or another format is named as such
             digest = hashlib.md5(content).hexdigest()

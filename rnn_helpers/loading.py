@@ -19,28 +19,24 @@ or uncompressed):
    (``apt install dataset-fashion-mnist``);
 5. and only then a download from the dataset's mirrors into the cache folder.
 
-Every file is checked against the published MD5 of its decompressed content before it is
-used. A successful check is remembered in ``<cache>/verified.json`` (by path, size,
-modification time and inode), so later loads skip the hashing; a changed file is checked
-again.
+Every file is checked against the published MD5 of its decompressed content every time
+it is loaded (about 0.1 s for the largest file), so a file changed in any way is never
+used. A file that is another known file (MNIST's where Fashion-MNIST's belongs, the test
+images where the training images belong, ...) is named as such.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import json
 import os
-import tempfile
-import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from .datasets import DatasetSpec, get_dataset
-from .download import DownloadError, download_verified
+from .datasets import DatasetSpec, get_dataset, identify_digest
+from .download import DownloadError, download_verified, mirrors_from_environment
 from .idx import DataFileError, parse_idx, read_bytes
 
 DATA_ENV = "RNN_HELPERS_DATA"
@@ -84,9 +80,11 @@ def search_places(
     if data_dir is not None:
         root = Path(data_dir).expanduser()
         if not root.is_dir():
-            warnings.warn(
-                f"data_dir {str(root)!r} is not a folder; looking for {spec.name} in the other places.",
-                stacklevel=4,
+            what = "is a file, not a folder" if root.exists() else "does not exist"
+            raise DataNotFoundError(
+                f"data_dir {str(root)!r} {what}. Give the folder that holds the {spec.name} files "
+                f"({', '.join(f'{n}.gz' for n in spec.files.values())}), or None to look in the "
+                "standard places."
             )
         places.append(SearchPlace("data_dir argument", root))
         places += [SearchPlace("data_dir argument", root / name) for name in spec.folder_names]
@@ -103,69 +101,37 @@ def search_places(
 
 
 def find_file(filename: str, places: Sequence[SearchPlace]) -> Path | None:
-    """First ``<folder>/<filename>.gz`` or ``<folder>/<filename>`` that exists, else None."""
+    """First ``<folder>/<filename>.gz`` or ``<folder>/<filename>`` that exists, else None.
+
+    Raises:
+        DataFileError: something stands where the file should be but is no file (a
+            folder, a broken or looping symbolic link, a device, ...).
+    """
     for place in places:
         if place.folder is None:
             continue
         for candidate in (place.folder / f"{filename}.gz", place.folder / filename):
             if candidate.is_file():
                 return candidate
+            if os.path.lexists(candidate):
+                raise DataFileError(candidate, f"is {_what_is(candidate)}, not a data file.", _REMOVE_HINT)
     return None
 
 
-@dataclass
-class VerifiedFiles:
-    """Remembers which files already matched their digest, in a small JSON stamp file.
+_REMOVE_HINT = "Remove or rename it, and put the real file there (or let load_data() download it)."
 
-    A file is identified by its resolved path; its size, modification time and inode
-    must still be the same for the remembered check to count.
-    """
 
-    stamp_path: Path
-    entries: dict[str, dict[str, object]] = field(default_factory=dict)
-    changed: bool = False
-
-    @classmethod
-    def load(cls, cache_dir: Path) -> VerifiedFiles:
-        stamp_path = cache_dir / "verified.json"
+def _what_is(path: Path) -> str:
+    if path.is_symlink():
         try:
-            entries = json.loads(stamp_path.read_text())
-            if not isinstance(entries, dict):
-                entries = {}
-        except (OSError, ValueError):
-            entries = {}
-        return cls(stamp_path, entries)
-
-    @staticmethod
-    def _identity(path: Path, md5: str) -> tuple[str, dict[str, object]]:
-        stat = path.stat()
-        key = str(path.resolve())
-        return key, {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "inode": stat.st_ino, "md5": md5}
-
-    def is_verified(self, path: Path, md5: str) -> bool:
-        key, identity = self._identity(path, md5)
-        return self.entries.get(key) == identity
-
-    def remember(self, path: Path, md5: str) -> None:
-        key, identity = self._identity(path, md5)
-        self.entries[key] = identity
-        self.changed = True
-
-    def save(self) -> None:
-        """Write the stamps atomically; a cache folder that cannot be written is skipped."""
-        if not self.changed:
-            return
-        try:
-            self.stamp_path.parent.mkdir(parents=True, exist_ok=True)
-            handle, temporary = tempfile.mkstemp(dir=self.stamp_path.parent, suffix=".part")
-            os.fchmod(handle, 0o644)
-            with os.fdopen(handle, "w") as out:
-                json.dump(self.entries, out, indent=1, sort_keys=True)
-            os.replace(temporary, self.stamp_path)
+            path.resolve(strict=True)
+        except RuntimeError:
+            return "a symbolic link that loops back on itself"
         except OSError:
-            with contextlib.suppress(OSError, UnboundLocalError):
-                os.unlink(temporary)
-        self.changed = False
+            return f"a symbolic link to {os.readlink(path)}, which does not exist"
+    if path.is_dir():
+        return "a folder"
+    return "not a regular file"
 
 
 def _not_found_message(
@@ -190,6 +156,7 @@ def _not_found_message(
         f"(any faithful copy, gzipped or not, is accepted) and either put them in "
         f"{cache_dir / spec.name}, or put them in <root>/{spec.name}/ and set "
         f"{DATA_ENV}=<root>, or pass data_dir=<folder> to load_data()."
+        + (f"\n{spec.install_hint}" if spec.install_hint else "")
     )
 
 
@@ -217,19 +184,22 @@ def locate_files(
     spec = get_dataset(dataset)
     cache = _cache_folder(cache_dir)
     places = search_places(spec, data_dir, cache)
+    if mirrors is None:
+        mirrors = (*mirrors_from_environment(), *spec.mirrors)
     found: dict[str, Path] = {}
     for role in roles:
         filename = spec.files[role]
         path = find_file(filename, places)
         if path is None:
             attempts: list[tuple[str, str]] = []
-            if download:
+            if download and mirrors:
+                _check_cache_folder(cache / spec.name)
                 try:
                     path = download_verified(
                         f"{filename}.gz",
                         cache / spec.name / f"{filename}.gz",
                         spec.md5[role],
-                        spec.mirrors if mirrors is None else mirrors,
+                        mirrors,
                         timeout=timeout,
                         progress=progress,
                     )
@@ -241,30 +211,54 @@ def locate_files(
     return found
 
 
-def read_verified(
-    path: Path, md5: str, expected_ndim: int, stamps: VerifiedFiles | None = None
-) -> np.ndarray:
+def _check_cache_folder(folder: Path) -> None:
+    """Make sure downloads can be stored in ``folder``; a clear error otherwise."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        ok = os.access(folder, os.W_OK | os.X_OK)
+        reason = "it is not writable"
+    except OSError as error:
+        ok, reason = False, error.strerror or str(error)
+    if not ok:
+        raise DataNotFoundError(
+            f"Cannot store downloads in the cache folder {folder} ({reason}). "
+            f"Set {CACHE_ENV} to a folder you can write to, or provide the files with data_dir "
+            f"or {DATA_ENV} (see load_data's documentation)."
+        )
+
+
+def read_verified(path: Path, md5: str, expected_ndim: int, role: str | None = None) -> np.ndarray:
     """Read an IDX file and check its decompressed content against ``md5``.
 
-    Structure is checked first (gzip, magic number, sizes), then the digest, unless
-    ``stamps`` remembers this very file as verified.
+    Structure is checked first (gzip, magic number, sizes), then the digest.
+
+    Args:
+        role: what the file should be (e.g. ``"train_images"``), for the error message.
 
     Raises:
-        DataFileError: the file is damaged or its digest does not match.
+        DataFileError: the file is damaged, its digest does not match, or it is another
+            known file (named in the message).
     """
     data = read_bytes(path)
-    array = parse_idx(data, path, expected_ndim)
-    if stamps is not None and stamps.is_verified(path, md5):
-        return array
     digest = hashlib.md5(data).hexdigest()
+    if digest != md5:
+        known = identify_digest(digest)
+        if known is not None:
+            other_dataset, other_role = known
+            should = f" where {role.replace('_', ' ')} belong" if role else ""
+            raise DataFileError(
+                path,
+                f"this is {other_dataset}'s {other_role.replace('_', ' ')} file, not the expected one"
+                f"{should}: the files have been mixed up.",
+                "Put the right file in its place (the file names say which is which).",
+            )
+    array = parse_idx(data, path, expected_ndim)
     if digest != md5:
         raise DataFileError(
             path,
             f"digest mismatch: the decompressed content has MD5 {digest} but the original "
             f"file has {md5}. The file is corrupt, altered, or a different file.",
         )
-    if stamps is not None:
-        stamps.remember(path, md5)
     return array
 
 
@@ -368,12 +362,8 @@ def load_data(
         timeout=timeout,
         progress=progress,
     )
-    stamps = VerifiedFiles.load(cache)
-    try:
-        images = read_verified(paths[roles[0]], spec.md5[roles[0]], 3, stamps)
-        labels = read_verified(paths[roles[1]], spec.md5[roles[1]], 1, stamps)
-    finally:
-        stamps.save()
+    images = read_verified(paths[roles[0]], spec.md5[roles[0]], 3, roles[0])
+    labels = read_verified(paths[roles[1]], spec.md5[roles[1]], 1, roles[1])
     _check_pair(spec, images, labels, paths[roles[0]], paths[roles[1]])
     x, y = _prepare(images, labels, spec.n_classes, flatten, one_hot)
     if mode == "test":

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import gzip
+import os
+import signal
 import socket
+import subprocess
+import sys
+import textwrap
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -31,6 +36,18 @@ class Server:
                 if isinstance(body, tuple) and body[0] == "slow":
                     time.sleep(2.0)
                     body = body[1]
+                if isinstance(body, tuple) and body[0] == "trickle":  # one byte every 50 ms
+                    self.send_response(status)
+                    self.send_header("Content-Length", str(len(body[1])))
+                    self.end_headers()
+                    try:
+                        for i in range(len(body[1])):
+                            self.wfile.write(body[1][i : i + 1])
+                            self.wfile.flush()
+                            time.sleep(0.05)
+                    except OSError:  # the client gave up
+                        pass
+                    return
                 promised = len(body) if isinstance(body, bytes) else len(body[1]) + 1000
                 self.send_response(status)
                 self.send_header("Content-Length", str(promised))
@@ -174,3 +191,80 @@ def test_download_shows_progress(server, remote, cache_dir, capsys):
         progress=True,
     )
     assert "t10k-labels-idx1-ubyte.gz" in capsys.readouterr().err
+
+
+def test_a_trickling_server_fails_at_the_deadline(server, remote, cache_dir):
+    """A byte every 50 ms never trips the per-read timeout; the deadline for the file does."""
+    data, payload = remote
+    server.routes["/drip/t10k-images-idx3-ubyte.gz"] = (200, ("trickle", payload["test_images"]))
+    started = time.monotonic()
+    with pytest.raises(DownloadError, match=r"too slow: \d+ of \d+ bytes after 0.5 s"):
+        download_verified(
+            "t10k-images-idx3-ubyte.gz",
+            cache_dir / "x.gz",
+            data.spec.md5["test_images"],
+            [server.base + "/drip/"],
+            timeout=0.4,
+            progress=False,
+            deadline=0.5,
+        )
+    assert time.monotonic() - started < 3.0
+    assert leftover_files(cache_dir) == []
+
+
+def test_sigterm_during_a_download_leaves_no_partial_file(server, remote, tmp_path):
+    data, payload = remote
+    server.routes["/drip/t10k-images-idx3-ubyte.gz"] = (200, ("trickle", payload["test_images"]))
+    target = tmp_path / "cache" / "t10k-images-idx3-ubyte.gz"
+    script = textwrap.dedent(
+        f"""
+        from rnn_helpers.download import download_verified
+        download_verified("t10k-images-idx3-ubyte.gz", {str(target)!r}, "0" * 32,
+                          [{server.base + "/drip/"!r}], progress=False)
+        """
+    )
+    process = subprocess.Popen([sys.executable, "-c", script], stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while not list(target.parent.glob("*.part")):
+            assert time.monotonic() < deadline, "the download never started"
+            assert process.poll() is None, process.stderr.read().decode()
+            time.sleep(0.05)
+        time.sleep(0.3)  # some bytes have arrived
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode != 0
+    assert b"stopped by SIGTERM during a download" in process.stderr.read()
+    assert leftover_files(target.parent) == []
+
+
+def test_partial_files_of_dead_processes_are_removed(server, remote, cache_dir):
+    data, payload = remote
+    serve(server, "/m/", data, payload)
+    folder = cache_dir / "dl"
+    folder.mkdir(parents=True)
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    stale = folder / f".labels.gz.{dead.stdout.strip()}.abc123.part"
+    alive = folder / f".labels.gz.{os.getpid()}.def456.part"  # perhaps a download under way
+    stale.write_bytes(b"half")
+    alive.write_bytes(b"half")
+    mirror = [server.base + "/m/"]
+    download_verified("t10k-labels-idx1-ubyte.gz", folder / "labels.gz", data.spec.md5["test_labels"], mirror)
+    assert not stale.exists() and alive.exists() and (folder / "labels.gz").is_file()
+
+
+def test_an_organisations_mirror_goes_first(server, remote, cache_dir, monkeypatch):
+    from dataclasses import replace
+
+    data, payload = remote
+    serve(server, "/ours/", data, payload)
+    spec = replace(data.spec, mirrors=(closed_port_url(),))
+    monkeypatch.setenv("RNN_HELPERS_MIRRORS", f"{server.base}/ours/, {closed_port_url()}")
+    x, y = load_data("test", spec, progress=False)
+    assert len(x) == 20
+    assert server.requests == ["/ours/t10k-images-idx3-ubyte.gz", "/ours/t10k-labels-idx1-ubyte.gz"]

@@ -3,7 +3,7 @@ and every error a learner can run into."""
 
 from __future__ import annotations
 
-import hashlib
+import os
 
 import numpy as np
 import pytest
@@ -158,29 +158,27 @@ def test_alias_folder_names(tmp_path, cache_dir):
     assert len(x) == 20
 
 
-def test_verification_is_remembered_and_redone_after_a_change(synthetic, cache_dir, monkeypatch):
-    import rnn_helpers.loading as loading
-
-    calls = []
-    real_md5 = hashlib.md5
-
-    def counting_md5(data):
-        calls.append(len(data))
-        return real_md5(data)
-
-    monkeypatch.setattr(loading.hashlib, "md5", counting_md5)
+def test_a_file_changed_in_place_is_never_trusted(synthetic, cache_dir):
+    """Size, modification time and inode all kept, content altered: still rejected."""
     load_data("test", synthetic.spec, synthetic.folder)
-    assert len(calls) == 2
-    assert (cache_dir / "verified.json").is_file()
-    load_data("test", synthetic.spec, synthetic.folder)
-    assert len(calls) == 2, "an unchanged, verified file must not be hashed again"
-    # Change one pixel: same size, new modification time -> verified again, and rejected.
-    content = bytearray(synthetic.contents["test_images"])
-    content[-1] ^= 0x01
-    synthetic.rewrite("test_images", bytes(content))
+    path = synthetic.path("test_labels", compressed=False)
+    synthetic.path("test_labels").unlink()
+    path.write_bytes(synthetic.contents["test_labels"])  # an uncompressed copy
+    x, y = load_data("test", synthetic.spec, synthetic.folder)
+    before = path.stat()
+    content = bytearray(path.read_bytes())
+    content[8] = (content[8] + 1) % 10  # the first label, changed in place
+    with open(path, "r+b") as handle:
+        handle.write(bytes(content))
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    after = path.stat()
+    assert (after.st_size, after.st_mtime_ns, after.st_ino) == (
+        before.st_size,
+        before.st_mtime_ns,
+        before.st_ino,
+    )
     with pytest.raises(DataFileError, match="digest mismatch"):
         load_data("test", synthetic.spec, synthetic.folder)
-    assert len(calls) == 3
 
 
 def test_unwritable_cache_still_loads(synthetic, tmp_path, monkeypatch):
@@ -211,11 +209,77 @@ def test_default_cache_dir(monkeypatch, tmp_path):
     assert default_cache_dir() == tmp_path / "xdg" / "rnn_helpers"
 
 
-def test_a_data_dir_that_does_not_exist_is_reported(tmp_path, cache_dir):
-    data = make_synthetic(cache_dir / "synthetic")
-    with pytest.warns(UserWarning, match="is not a folder"):
-        x, _ = load_data("test", data.spec, tmp_path / "typo")
-    assert len(x) == 20
+def test_a_data_dir_that_does_not_exist_is_an_error(tmp_path, cache_dir):
+    data = make_synthetic(cache_dir / "synthetic")  # a good copy in the cache is not used instead
+    with pytest.raises(DataNotFoundError, match="data_dir '.*typo' does not exist. Give the folder"):
+        load_data("test", data.spec, tmp_path / "typo")
+    (tmp_path / "a-file").write_text("not a folder")
+    with pytest.raises(DataNotFoundError, match="is a file, not a folder"):
+        load_data("test", data.spec, tmp_path / "a-file")
+
+
+@pytest.mark.parametrize("kind", ["folder", "loop", "dangling"])
+def test_something_else_in_a_data_files_place_is_named(synthetic, kind):
+    place = synthetic.path("test_images")
+    place.unlink()
+    if kind == "folder":
+        place.mkdir()
+        expected = "is a folder, not a data file"
+    elif kind == "loop":
+        place.symlink_to(place.name)
+        expected = "is a symbolic link that loops back on itself"
+    else:
+        place.symlink_to("nowhere.gz")
+        expected = "is a symbolic link to nowhere.gz, which does not exist"
+    with pytest.raises(DataFileError, match=expected) as info:
+        load_data("test", synthetic.spec, synthetic.folder)
+    assert "Remove or rename it" in str(info.value)
+
+
+def test_a_known_file_in_the_wrong_place_is_named(synthetic):
+    """The test labels where the training labels belong: said plainly, not "corrupt"."""
+    from dataclasses import replace
+
+    from rnn_helpers.datasets import DATASETS
+
+    # make the synthetic files "known" the way MNIST's and Fashion-MNIST's are
+    spec = replace(synthetic.spec, name="synthetic")
+    fake = {"synthetic": spec}
+    synthetic.path("train_labels").write_bytes(synthetic.path("test_labels").read_bytes())
+    original = dict(DATASETS)
+    DATASETS.update(fake)
+    try:
+        with pytest.raises(
+            DataFileError, match="this is synthetic's test labels file, not the expected one"
+        ) as info:
+            load_data("train", spec, synthetic.folder, validation_size=10)
+    finally:
+        DATASETS.clear()
+        DATASETS.update(original)
+    assert "where train labels belong: the files have been mixed up" in str(info.value)
+    assert "Put the right file in its place" in str(info.value)
+
+
+def test_a_cache_that_cannot_be_written_says_so(tmp_path, monkeypatch):
+    from rnn_helpers.loading import DataNotFoundError as NotFound
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("RNN_HELPERS_CACHE names a file")
+    monkeypatch.setenv("RNN_HELPERS_CACHE", str(blocker))
+    monkeypatch.delenv("RNN_HELPERS_DATA", raising=False)
+    data = make_synthetic(tmp_path / "elsewhere")
+    spec = __import__("dataclasses").replace(data.spec, mirrors=("http://127.0.0.1:9/",))
+    with pytest.raises(NotFound, match="Cannot store downloads in the cache folder .*RNN_HELPERS_CACHE"):
+        load_data("test", spec, download=True)
+
+
+def test_fashion_mnist_not_found_mentions_the_debian_package(tmp_path, cache_dir, monkeypatch):
+    import rnn_helpers.loading as loading
+
+    monkeypatch.setattr(loading, "SYSTEM_DATA_ROOT", tmp_path / "no-system-data")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DataNotFoundError, match="apt install dataset-fashion-mnist"):
+        load_data("test", "fashion_mnist", tmp_path / "empty", download=False)
 
 
 def test_command_line_summary(monkeypatch, capsys, tmp_path, cache_dir):

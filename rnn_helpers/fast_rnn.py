@@ -9,8 +9,9 @@ The notebook's model is ``SimpleRNN(num_hidden_units)`` followed by a linear out
 
 With 128 hidden units this network is tiny: one training step is about 0.3 GFLOP, and on a
 CPU most of the time of ``model.fit`` or of a ``tf.GradientTape`` step goes into overhead,
-not arithmetic. :class:`FastRNNSteps` trains *the same model, with the same optimiser and
-the same batches*, but removes that overhead:
+not arithmetic. :func:`make_fast_train_step` returns a drop-in replacement for the plain
+``tf.GradientTape`` train step, ``step(x_batch, y_batch) -> (loss, accuracy)``, that trains
+*the same model, with the same optimiser and the same batches*, with less overhead:
 
 1. **Hand-written backpropagation through time.** The input projection of all timesteps
    is one ``(T*B, F) @ (F, H)`` matmul; the recurrence is unrolled in Python into a flat
@@ -19,14 +20,12 @@ the same batches*, but removes that overhead:
    one large matmul (or sum) each over all timesteps, instead of 28 small ones.
    Two products known to be zero are skipped (``h_0 @ W_h`` and the unused ``dh_0``);
    nothing else is left out.
-2. **Many steps per call.** A ``tf.while_loop`` inside one ``tf.function`` runs a whole
-   chunk of optimiser steps (e.g. ``display_freq`` of them); each batch is gathered from
-   the data tensor through the epoch's shuffled order, so Python is not involved per step.
-3. **Two independent halves.** Each batch is split in two halves whose forward and
+2. **Two independent halves.** Each batch is split in two halves whose forward and
    backward passes do not depend on each other, so with one thread per operation and two
-   operations at a time (:func:`configure_cpu_threads`) both CPU cores are busy; a single
-   100×128 @ 128×128 matmul is faster on one thread than split over two. The gradient of
-   the batch's mean loss is the sum of the two halves' contributions.
+   operations at a time (:func:`rnn_helpers.startup.configure_cpu_threads`) both cores of
+   a small CPU are busy; a single 100×128 @ 128×128 matmul is faster on one thread than
+   split over two. The gradient of the batch's mean loss is the sum of the two halves'
+   contributions.
 
 The optimiser is any Keras optimiser (Adam, with its learning-rate schedule and gradient
 clipping, in the notebooks); it receives exactly the gradients ``tf.GradientTape`` would
@@ -39,50 +38,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from .model import OutputLayer
-
-
-def configure_cpu_threads(intra_op: int = 1, inter_op: int = 2) -> bool:
-    """Run each TensorFlow operation on one thread, ``inter_op`` operations at a time.
-
-    This is the fastest setting found for this small RNN on a 2-core CPU (Keras's own
-    ``fit`` also gets faster with it). It only takes effect before TensorFlow has run
-    anything; returns False (and changes nothing) when it is too late or a GPU is present.
-    """
-    if tf.config.list_physical_devices("GPU"):
-        return False
-    try:
-        tf.config.threading.set_intra_op_parallelism_threads(intra_op)
-        tf.config.threading.set_inter_op_parallelism_threads(inter_op)
-    except RuntimeError:  # TensorFlow is already running: threads can no longer change
-        return False
-    return True
-
-
-def vanilla_rnn_variables(model: keras.Model) -> list | None:
-    """``[W_x, W_h, b_h, W, b]`` of a model built by :func:`rnn_helpers.model.RNN`, else None.
-
-    Only a plain ``Input -> SimpleRNN(tanh, with bias, no dropout) -> OutputLayer`` model
-    qualifies; anything else is trained by the generic ``tf.GradientTape`` step.
-    """
-    layers = [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
-    if len(layers) != 2:
-        return None
-    rnn, out = layers
-    if not (isinstance(rnn, keras.layers.SimpleRNN) and isinstance(out, OutputLayer)):
-        return None
-    plain = (
-        rnn.activation is keras.activations.tanh
-        and rnn.use_bias
-        and not rnn.return_sequences
-        and not rnn.go_backwards
-        and not rnn.stateful
-        and rnn.dropout == 0
-        and rnn.recurrent_dropout == 0
-    )
-    if not plain:
-        return None
-    return [rnn.cell.kernel, rnn.cell.recurrent_kernel, rnn.cell.bias, out.W, out.b]
+from .model import vanilla_rnn_variables
 
 
 def _half_forward_backward(variables, x, y, batch_total):
@@ -148,63 +104,57 @@ def forward_backward(variables, x, y, n_split: int = 2):
     return loss, accuracy, gradients
 
 
-class FastRNNSteps:
-    """Runs chunks of optimiser steps of a vanilla RNN in one compiled call.
+def fast_gradients(model: keras.Model, x_batch, y_batch, n_split: int = 2):
+    """Loss and gradients of one batch, computed by hand: ``(loss, gradients)`` with the
+    gradients in the order of ``model.trainable_variables`` (as ``tape.gradient`` returns
+    them), so the two can be compared directly.
 
-    ``steps(x_all, y_all, order, first, count)`` takes ``count`` steps on the batches
-    ``order[(first + i) * batch_size : (first + i + 1) * batch_size]`` of the tensors
-    ``x_all`` / ``y_all`` and returns the loss and accuracy of each batch (measured before
-    its update), exactly like ``count`` calls of a ``tf.GradientTape`` train step would.
+    Raises:
+        ValueError: ``model`` is not the plain vanilla RNN of :func:`rnn_helpers.model.RNN`.
     """
+    variables = _variables_of(model)
+    x_batch, y_batch = tf.convert_to_tensor(x_batch, tf.float32), tf.convert_to_tensor(y_batch, tf.float32)
+    loss, _, gradients = forward_backward(variables, x_batch, y_batch, n_split)
+    by_id = {id(v): g for v, g in zip(variables, gradients, strict=True)}
+    return loss, [by_id[id(v)] for v in model.trainable_variables]
 
-    def __init__(
-        self, model: keras.Model, optimizer: keras.optimizers.Optimizer, batch_size: int, n_split: int = 2
-    ):
-        variables = vanilla_rnn_variables(model)
-        if variables is None:
-            raise ValueError("FastRNNSteps only trains the plain vanilla RNN built by rnn_helpers.model.RNN.")
-        self.variables = variables
-        self.optimizer = optimizer
-        self.batch_size = batch_size
-        self.n_split = n_split
-        # The optimiser's slots (Adam's moments) must exist before the loop is traced.
-        optimizer.build(model.trainable_variables)
-        self._trainable = list(model.trainable_variables)
-        positions = {id(v): i for i, v in enumerate(self._trainable)}
-        self._order = [positions[id(v)] for v in variables]
-        self._state = [*self._trainable, *optimizer.variables]
-        self._run = tf.function(self._steps, reduce_retracing=True)
 
-    def _steps(self, x_all, y_all, order, first, count):
-        batch_size = self.batch_size
-        losses = tf.TensorArray(tf.float32, size=count)
-        accuracies = tf.TensorArray(tf.float32, size=count)
+def make_fast_train_step(model: keras.Model, optimizer: keras.optimizers.Optimizer, n_split: int = 2):
+    """The fast counterpart of :func:`rnn_helpers.training.make_train_step`.
 
-        def body(i, losses, accuracies):
-            # a slice of static length keeps every shape known to TensorFlow
-            indices = tf.slice(order, [(first + i) * batch_size], [batch_size])
-            x_batch, y_batch = tf.gather(x_all, indices), tf.gather(y_all, indices)
-            # Read every weight once, up front: the update of a weight must never overtake a
-            # read of it (the gradient of W, for instance, does not depend on reading W).
-            weights = [tf.convert_to_tensor(v) for v in self.variables]
-            loss, accuracy, gradients = forward_backward(weights, x_batch, y_batch, self.n_split)
-            by_variable = [None] * len(self._trainable)
-            for position, gradient in zip(self._order, gradients, strict=True):
-                by_variable[position] = gradient
-            with tf.control_dependencies([loss, accuracy, *weights]):
-                self.optimizer.apply_gradients(zip(by_variable, self._trainable, strict=True))
-            # Every variable the step changed (weights, Adam's moments, the step counter) is
-            # read back after its update, and the next step waits for those reads: no step
-            # may see a half-applied update.
-            updated = [tf.identity(v) for v in self._state]
-            with tf.control_dependencies(updated):
-                return i + 1, losses.write(i, loss), accuracies.write(i, accuracy)
+    Returns a compiled function ``step(x_batch, y_batch) -> (loss, accuracy)`` that takes
+    one optimiser step of ``model`` with the hand-written gradients of
+    :func:`forward_backward`. Loss and accuracy are those of the batch before the update.
 
-        # parallel_iterations=1: a step must never read weights before the previous update
-        _, losses, accuracies = tf.while_loop(
-            lambda i, *_: i < count, body, (0, losses, accuracies), parallel_iterations=1
+    Raises:
+        ValueError: ``model`` is not the plain vanilla RNN of :func:`rnn_helpers.model.RNN`.
+    """
+    variables = _variables_of(model)
+    trainable = list(model.trainable_variables)
+    order = [next(i for i, t in enumerate(trainable) if t is v) for v in variables]
+    optimizer.build(trainable)  # Adam's moments must exist before the step is traced
+
+    @tf.function
+    def step(x_batch, y_batch):
+        # Read every weight once, up front: the update of a weight must never overtake a
+        # read of it (the gradient of W, for instance, does not depend on reading W).
+        weights = [tf.convert_to_tensor(v) for v in variables]
+        loss, accuracy, gradients = forward_backward(weights, x_batch, y_batch, n_split)
+        by_variable = [None] * len(trainable)
+        for position, gradient in zip(order, gradients, strict=True):
+            by_variable[position] = gradient
+        with tf.control_dependencies([loss, accuracy, *weights]):
+            optimizer.apply_gradients(zip(by_variable, trainable, strict=True))
+        return loss, accuracy
+
+    return step
+
+
+def _variables_of(model: keras.Model) -> list:
+    variables = vanilla_rnn_variables(model)
+    if variables is None:
+        raise ValueError(
+            "The fast step only trains the plain vanilla RNN built by rnn_helpers.model.RNN "
+            "(cell='rnn'); use the plain train step for this model."
         )
-        return losses.stack(), accuracies.stack()
-
-    def __call__(self, x_all, y_all, order, first: int, count: int):
-        return self._run(x_all, y_all, order, tf.constant(first, tf.int32), tf.constant(count, tf.int32))
+    return variables

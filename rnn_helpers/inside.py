@@ -17,7 +17,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from .fast_rnn import vanilla_rnn_variables
+from .model import vanilla_rnn_variables
 
 
 def rnn_weights(model: keras.Model) -> dict[str, np.ndarray]:

@@ -13,8 +13,11 @@ The original (TensorFlow 1) built it from ``tf.get_variable`` calls and
 
 from __future__ import annotations
 
+import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import keras
 from keras import ops
@@ -53,18 +56,41 @@ CELLS = {
 class OutputLayer(keras.layers.Layer):
     """``logits = state @ W + b``: the original tutorial's output layer.
 
-    ``W`` comes from :func:`weight_variable`, ``b`` from :func:`bias_variable`. Apart
-    from those initialisers it is a ``keras.layers.Dense`` without activation.
+    Either give it the variables to use, ``OutputLayer(W=W, b=b)`` (as the original
+    passed ``weights`` and ``biases`` into ``RNN``), or the number of classes,
+    ``OutputLayer(units)``, and it creates ``W`` with :func:`weight_variable` and ``b``
+    with :func:`bias_variable`. Apart from those initialisers it is a
+    ``keras.layers.Dense`` without activation.
     """
 
-    def __init__(self, units: int, seed: int | None = None, **kwargs):
+    def __init__(
+        self,
+        units: int | None = None,
+        seed: int | None = None,
+        *,
+        W: keras.Variable | None = None,  # noqa: N803 (the original's names)
+        b: keras.Variable | None = None,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
+        if (W is None) != (b is None):
+            raise ValueError("Give OutputLayer both W and b, or neither.")
+        if W is not None:
+            if units is not None and units != W.shape[-1]:
+                raise ValueError(f"units={units} but W has {W.shape[-1]} columns.")
+            units = int(W.shape[-1])
+            self.W, self.b = W, b
+        if units is None:
+            raise ValueError("OutputLayer needs the number of classes (units) or the variables W and b.")
         self.units = units
         self.seed = seed
 
     def build(self, input_shape):
-        self.W = weight_variable((int(input_shape[-1]), self.units), name="W", seed=self.seed)
-        self.b = bias_variable((self.units,), name="b")
+        if not hasattr(self, "W"):
+            self.W = weight_variable((int(input_shape[-1]), self.units), name="W", seed=self.seed)
+            self.b = bias_variable((self.units,), name="b")
+        elif self.W.shape[0] != input_shape[-1]:
+            raise ValueError(f"W has {self.W.shape[0]} rows but the state has {input_shape[-1]} units.")
 
     def call(self, state):
         return ops.matmul(state, self.W) + self.b
@@ -113,12 +139,40 @@ def RNN(  # noqa: N802 (the original tutorial's name)
     return keras.Model(inputs, logits, name="vanilla_rnn" if cell == "rnn" else f"{cell}_rnn")
 
 
+def vanilla_rnn_variables(model: keras.Model) -> list | None:
+    """``[W_x, W_h, b_h, W, b]`` of a vanilla RNN built by :func:`RNN`, else None.
+
+    Only a plain ``Input -> SimpleRNN(tanh, with bias, no dropout) -> OutputLayer`` model
+    qualifies: the network of the tutorial, whose equations the fast training step and
+    the helpers that look inside it (``rnn_helpers.inside``) write out by hand.
+    """
+    layers = [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
+    if len(layers) != 2:
+        return None
+    rnn, out = layers
+    if not (isinstance(rnn, keras.layers.SimpleRNN) and isinstance(out, OutputLayer)):
+        return None
+    plain = (
+        rnn.activation is keras.activations.tanh
+        and rnn.use_bias
+        and not rnn.return_sequences
+        and not rnn.go_backwards
+        and not rnn.stateful
+        and rnn.dropout == 0
+        and rnn.recurrent_dropout == 0
+    )
+    if not plain:
+        return None
+    return [rnn.cell.kernel, rnn.cell.recurrent_kernel, rnn.cell.bias, out.W, out.b]
+
+
 def load_trained_model(model_dir: str | os.PathLike[str]) -> keras.Model:
     """Load ``model.keras`` from a folder written by notebook 01 (or that file itself).
 
     Raises:
         FileNotFoundError: there is no saved model there; says how to make one.
-        ValueError: the file holds some other model than the tutorial's vanilla RNN.
+        ValueError: the file cannot be read as a Keras model (damaged, or not a model),
+            or holds some other model than the tutorial's vanilla RNN.
     """
     path = Path(model_dir).expanduser()
     if path.is_dir():
@@ -128,10 +182,68 @@ def load_trained_model(model_dir: str | os.PathLike[str]) -> keras.Model:
             f"No saved model at {path}. Run notebook 01 with -p output_dir {path.parent} first, "
             "or set model_dir = None to train the model here."
         )
-    model = keras.models.load_model(path)
+    try:
+        model = keras.models.load_model(path)
+    except Exception as error:  # noqa: BLE001 (Keras raises many kinds, some misleading)
+        raise ValueError(
+            f"{path} exists but cannot be read as a Keras model ({type(error).__name__}): it is damaged, "
+            "truncated or not a model file. Run notebook 01 again to write a fresh one."
+        ) from None
     names = {layer.name: layer for layer in model.layers}
     if not (
         isinstance(names.get("rnn"), keras.layers.SimpleRNN) and isinstance(names.get("output"), OutputLayer)
     ):
         raise ValueError(f"{path} does not hold the tutorial's vanilla RNN (layers 'rnn' and 'output').")
     return model
+
+
+#: The parameters that describe how a model was trained (recorded with it in metrics.json).
+TRAINING_PARAMETERS = (
+    "learning_rate", "epochs", "batch_size", "num_hidden_units", "cell", "lr_schedule", "clip_norm",
+    "augment_shift", "weight_decay", "ema_momentum", "label_smoothing", "seed", "dataset", "n_train",
+)  # fmt: skip
+
+
+def describe_trained_model(
+    model: keras.Model, model_dir: str | os.PathLike[str] | None, parameters: Mapping[str, Any]
+) -> dict[str, Any]:
+    """What a trained model is and how it was trained, for a notebook's metrics.json.
+
+    Args:
+        model: the trained model.
+        model_dir: where it was reloaded from (notebook 01's output folder, or the
+            ``model.keras`` file), or None when it was trained in this run.
+        parameters: this run's checked parameters (they describe the training only when
+            the model was trained here).
+
+    Returns:
+        ``source`` (``"trained here"`` or ``"reloaded"``), ``model_dir``,
+        ``num_hidden_units`` and ``parameter_count`` (read from the model itself),
+        ``trained_with`` (the training parameters: this run's, or those notebook 01
+        recorded in the ``metrics.json`` beside the model; None when there is none) and
+        ``seed`` (the seed the model was built with when known, else this run's) with
+        ``seed_known``.
+    """
+    units = int(model.get_layer("rnn").units)
+    if model_dir is None:
+        trained_with = {k: parameters[k] for k in TRAINING_PARAMETERS if k in parameters}
+        source = "trained here"
+    else:
+        folder = Path(model_dir).expanduser()
+        folder = folder if folder.is_dir() else folder.parent
+        try:
+            recorded = json.loads((folder / "metrics.json").read_text())["parameters"]
+            trained_with = {k: recorded[k] for k in TRAINING_PARAMETERS if k in recorded}
+        except (OSError, ValueError, KeyError, TypeError):
+            trained_with = None
+        source = "reloaded"
+    seed_known = bool(trained_with) and trained_with.get("seed") is not None
+    return {
+        "source": source,
+        "model_dir": None if model_dir is None else str(model_dir),
+        "num_hidden_units": units,
+        "parameter_count": int(model.count_params()),
+        "trained_with": trained_with,
+        "seed": trained_with["seed"] if seed_known else parameters.get("seed"),
+        "seed_known": seed_known,
+    }

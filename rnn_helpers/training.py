@@ -1,41 +1,65 @@
-"""The training loop of the original tutorial, on TensorFlow 2.
+"""The original tutorial's training loop on TensorFlow 2, and the pieces it is made of.
 
-Per epoch: reshuffle the training set (``randomize``), cut it into
-``n_train // batch_size`` mini-batches (``get_next_batch``), take one optimiser step on
-each with a compiled (``tf.function``) train step, print the batch loss and accuracy every
-``display_freq`` iterations, then evaluate on the whole validation set.
+Notebook 01 writes the loop out in a cell; :func:`train` runs exactly the same loop for
+the other notebooks and the sweeps (``tests/test_model_training.py`` checks the two give
+identical histories). Per epoch: reshuffle the training set with ``randomize``, cut it
+into ``len(y) // batch_size`` mini-batches with ``get_next_batch``, take one optimiser step
+per batch, print the batch loss and accuracy every ``display_freq`` iterations, then
+evaluate on the whole validation set. :class:`History` keeps the numbers and stops a run
+that diverges or does not learn, saying what to change.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import keras
 import numpy as np
 import tensorflow as tf
 
 from .augmentation import random_shift
-from .batching import get_next_batch
+from .batching import get_next_batch, randomize
 from .evaluation import evaluate
-from .fast_rnn import FastRNNSteps, vanilla_rnn_variables
+from .fast_rnn import make_fast_train_step
+from .model import vanilla_rnn_variables
 
 
 class TrainingDiverged(FloatingPointError):
     """The loss became NaN or infinite during training."""
 
 
+class TrainingNotLearning(RuntimeError):
+    """After an epoch the network is no better than chance, or far worse than untrained."""
+
+
+#: Before checking that a network learns, at least this many optimiser steps are taken.
+STEPS_BEFORE_JUDGING = 300
+
+
 @dataclass
 class History:
-    """Per-epoch metrics of a training run (lists indexed by epoch - 1) and the logged iterations.
+    """Per-epoch metrics of a training run (lists indexed by epoch - 1), the logged
+    iterations, and the checks that stop a run which is not learning.
 
-    ``train_loss`` / ``train_accuracy`` average the mini-batches of the epoch, measured as
-    each batch was trained on; ``val_loss`` / ``val_accuracy`` are measured on the whole
-    validation set after the epoch.
+    Feed it with :meth:`add_batch` after every optimiser step and :meth:`end_epoch` after
+    every validation. ``train_loss`` / ``train_accuracy`` average the mini-batches of the
+    epoch, measured as each batch was trained on; ``val_loss`` / ``val_accuracy`` are
+    measured on the whole validation set after the epoch.
+
+    Args (of the constructor):
+        n_classes: classes of the task (chance accuracy is ``1 / n_classes``).
+        display_freq: iterations ``0, display_freq, 2 * display_freq, ...`` of every epoch
+            are kept in ``logged``.
+        learning_rate: only for the advice in error messages.
     """
 
+    n_classes: int = 10
+    display_freq: int = 100
+    learning_rate: float | None = None
     epoch: list[int] = field(default_factory=list)
     train_loss: list[float] = field(default_factory=list)
     train_accuracy: list[float] = field(default_factory=list)
@@ -43,9 +67,89 @@ class History:
     val_accuracy: list[float] = field(default_factory=list)
     epoch_seconds: list[float] = field(default_factory=list)
     logged: list[dict[str, float]] = field(default_factory=list)
+    steps: int = 0
+    _losses: list[float] = field(default_factory=list, repr=False)
+    _accuracies: list[float] = field(default_factory=list, repr=False)
+    _started: float = field(default_factory=time.perf_counter, repr=False)
+
+    def _advice(self) -> str:
+        if self.learning_rate is None:
+            return "Try a smaller learning rate."
+        return (
+            f"Try a smaller learning_rate (now {self.learning_rate:g}; e.g. {self.learning_rate / 10:g}; "
+            "the original used 0.001), and keep gradient clipping on (clip_norm = 1.0)."
+        )
+
+    def add_batch(self, iteration: int, loss, accuracy) -> None:
+        """Record one optimiser step's batch ``loss`` and ``accuracy`` (numbers or tensors).
+
+        Raises:
+            TrainingDiverged: the loss is NaN or infinite; names the epoch and iteration.
+        """
+        loss, accuracy = float(loss), float(accuracy)
+        self.steps += 1
+        if not math.isfinite(loss):
+            raise TrainingDiverged(
+                f"The loss became {loss} at epoch {len(self.epoch) + 1}, iteration {iteration} "
+                f"(step {self.steps}): training diverged. {self._advice()}"
+            )
+        self._losses.append(loss)
+        self._accuracies.append(accuracy)
+        if iteration % self.display_freq == 0:
+            self.logged.append(
+                {"epoch": len(self.epoch) + 1, "iteration": iteration, "loss": loss, "accuracy": accuracy}
+            )
+
+    def end_epoch(self, val_loss: float, val_accuracy: float) -> None:
+        """Close an epoch with its validation loss and accuracy.
+
+        Raises:
+            TrainingNotLearning: the validation loss is more than twice an untrained
+                network's (``ln n_classes``), or, after at least
+                :data:`STEPS_BEFORE_JUDGING` steps, the validation accuracy is below 1.5×
+                chance while the loss has not fallen below an untrained network's.
+        """
+        self.epoch.append(len(self.epoch) + 1)
+        self.train_loss.append(float(np.mean(self._losses)) if self._losses else float("nan"))
+        self.train_accuracy.append(float(np.mean(self._accuracies)) if self._accuracies else float("nan"))
+        self.val_loss.append(float(val_loss))
+        self.val_accuracy.append(float(val_accuracy))
+        now = time.perf_counter()
+        self.epoch_seconds.append(now - self._started)
+        self._started = now
+        self._losses, self._accuracies = [], []
+        untrained = math.log(self.n_classes)
+        chance = 1.0 / self.n_classes
+        epoch = self.epoch[-1]
+        if val_loss > 2 * untrained:
+            raise TrainingNotLearning(
+                f"After epoch {epoch} the validation loss is {val_loss:.3g}, far above the "
+                f"{untrained:.2f} of an untrained network (accuracy {val_accuracy:.1%}): training has "
+                f"diverged. {self._advice()}"
+            )
+        if (
+            self.steps >= STEPS_BEFORE_JUDGING
+            and val_accuracy < 1.5 * chance
+            and val_loss >= 0.95 * untrained
+        ):
+            raise TrainingNotLearning(
+                f"After epoch {epoch} ({self.steps} steps) the validation accuracy is {val_accuracy:.1%}, "
+                f"no better than chance ({chance:.0%}): the network is not learning. {self._advice()} "
+                "A learning rate far too small looks the same: then try a larger one."
+            )
 
     def as_dict(self) -> dict[str, list]:
-        return asdict(self)
+        """The per-epoch lists and the logged iterations, for metrics.json."""
+        names = (
+            "epoch",
+            "train_loss",
+            "train_accuracy",
+            "val_loss",
+            "val_accuracy",
+            "epoch_seconds",
+            "logged",
+        )
+        return {name: list(getattr(self, name)) for name in names}
 
 
 def set_seed(seed: int, deterministic: bool = True) -> None:
@@ -146,6 +250,9 @@ def make_train_step(
 ) -> Callable[[tf.Tensor, tf.Tensor], tuple[tf.Tensor, tf.Tensor]]:
     """A compiled function ``step(x_batch, y_batch) -> (loss, accuracy)`` that takes one
     optimiser step. Loss and accuracy are those of the batch before the update.
+
+    Notebook 01 defines the same function in a cell, to show it; this one serves the other
+    notebooks and :func:`train`.
     """
 
     @tf.function
@@ -179,8 +286,9 @@ def smooth_labels(y: np.ndarray, label_smoothing: float) -> np.ndarray:
     return ((1.0 - label_smoothing) * y + label_smoothing / y.shape[-1]).astype(y.dtype)
 
 
-def format_iteration(iteration: int, loss: float, accuracy: float) -> str:
+def format_iteration(iteration: int, loss, accuracy) -> str:
     """The original's log line, e.g. ``iter 100:	 Loss=0.92,	Training Accuracy=74.0%``."""
+    loss, accuracy = float(loss), float(accuracy)
     return f"iter {iteration:3d}:\t Loss={loss:.2f},\tTraining Accuracy={accuracy:.01%}"
 
 
@@ -189,116 +297,26 @@ def format_epoch(epoch: int, loss: float, accuracy: float) -> str:
     return f"Epoch: {epoch}, validation loss: {loss:.2f}, validation accuracy: {accuracy:.01%}"
 
 
-class Trainer:
-    """The original tutorial's training loop, one epoch at a time, keeping its state.
+def choose_train_step(
+    model: keras.Model, optimizer: keras.optimizers.Optimizer, loss_fn: keras.losses.Loss, fast: bool = True
+) -> tuple[Callable, bool]:
+    """The step :func:`train` uses: ``(step, is_fast)``.
 
-    Every epoch the training set is reshuffled (the order ``randomize`` would give with
-    the same generator), cut into ``len(y) // batch_size`` mini-batches, and one optimiser
-    step is taken per batch. The loss and accuracy of every ``display_freq``-th batch are
-    logged in the original's format. With ``augment_shift > 0`` every epoch sees each
-    image moved by a fresh random offset of up to that many pixels
-    (:func:`rnn_helpers.augmentation.random_shift`, drawn from the same generator).
-
-    The plain vanilla RNN from :func:`rnn_helpers.model.RNN` is trained by
-    :class:`rnn_helpers.fast_rnn.FastRNNSteps` (hand-written backpropagation through time,
-    many steps per compiled call: the same mathematics, several times faster on a CPU);
-    any other model, or ``fast=False``, uses the plain step from :func:`make_train_step`,
-    one compiled call per batch, fed by ``get_next_batch``.
+    The fast step (:func:`rnn_helpers.fast_rnn.make_fast_train_step`) when ``fast`` and
+    ``model`` is the plain vanilla RNN; else the plain :func:`make_train_step`.
     """
+    if fast and vanilla_rnn_variables(model) is not None:
+        return make_fast_train_step(model, optimizer), True
+    return make_train_step(model, optimizer, loss_fn), False
 
-    def __init__(
-        self,
-        model: keras.Model,
-        optimizer: keras.optimizers.Optimizer | None = None,
-        *,
-        learning_rate: float = 0.001,
-        batch_size: int = 100,
-        display_freq: int = 100,
-        seed: int | None = None,
-        augment_shift: int = 0,
-        fast: bool = True,
-        log: Callable[[str], None] | None = print,
-    ):
-        self.optimizer = optimizer or keras.optimizers.Adam(learning_rate=learning_rate)
-        self.batch_size = batch_size
-        self.display_freq = display_freq
-        self.augment_shift = augment_shift
-        self.rng = np.random.default_rng(seed)
-        self.say = log or (lambda line: None)
-        self.epoch = 0
-        self.global_step = 0
-        self.logged: list[dict[str, float]] = []
-        self.fast = fast and vanilla_rnn_variables(model) is not None
-        if self.fast:
-            self._steps = FastRNNSteps(model, self.optimizer, batch_size)
-        else:
-            self._step = make_train_step(
-                model, self.optimizer, keras.losses.CategoricalCrossentropy(from_logits=True)
-            )
-        self._tensors: tuple[np.ndarray, np.ndarray, tf.Tensor, tf.Tensor] | None = None
 
-    def _as_tensors(self, x: np.ndarray, y: np.ndarray) -> tuple[tf.Tensor, tf.Tensor]:
-        """The training arrays as tensors, converted once and reused while they stay the same."""
-        if self._tensors is None or self._tensors[0] is not x or self._tensors[1] is not y:
-            self._tensors = (x, y, tf.constant(x, tf.float32), tf.constant(y, tf.float32))
-        return self._tensors[2], self._tensors[3]
+def keep_averaged_weights(model: keras.Model, optimizer: keras.optimizers.Optimizer) -> None:
+    """After training with a weight average (``ema_momentum``), leave the average in the model.
 
-    def _chunks(self, x: np.ndarray, y: np.ndarray, num_tr_iter: int):
-        """Yield ``(first_iteration, losses, accuracies)`` chunk by chunk through one epoch."""
-        order = self.rng.permutation(len(y))  # exactly what randomize(x, y, self.rng) would use
-        if self.fast:
-            x_all, y_all = self._as_tensors(x, y)
-            order_tensor = tf.constant(order, tf.int32)
-            for first in range(0, num_tr_iter, self.display_freq):
-                count = min(self.display_freq, num_tr_iter - first)
-                losses, accuracies = self._steps(x_all, y_all, order_tensor, first, count)
-                yield first, losses.numpy(), accuracies.numpy()
-            return
-        x_shuffled, y_shuffled = x[order], y[order]
-        for iteration in range(num_tr_iter):
-            start = iteration * self.batch_size
-            x_batch, y_batch = get_next_batch(x_shuffled, y_shuffled, start, start + self.batch_size)
-            loss, accuracy = self._step(x_batch, y_batch)
-            yield iteration, np.array([float(loss)]), np.array([float(accuracy)])
-
-    def train_epoch(self, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-        """One epoch over ``x`` ``(N, timesteps, num_input)`` and one-hot ``y``.
-
-        Returns the mean loss and accuracy of the epoch's batches.
-
-        Raises:
-            TrainingDiverged: a batch's loss was NaN or infinite; names its iteration.
-        """
-        num_tr_iter = len(y) // self.batch_size
-        if num_tr_iter == 0:
-            raise ValueError(f"batch_size={self.batch_size} is larger than the {len(y)} training examples.")
-        if self.augment_shift:
-            x = random_shift(x, self.augment_shift, self.rng)
-        self.epoch += 1
-        self.say(f"Training epoch: {self.epoch}")
-        losses, accuracies = [], []
-        for first, chunk_losses, chunk_accuracies in self._chunks(x, y, num_tr_iter):
-            bad = np.flatnonzero(~np.isfinite(chunk_losses))
-            if bad.size:
-                iteration = first + int(bad[0])
-                rate = float(keras.ops.convert_to_numpy(self.optimizer.learning_rate))
-                raise TrainingDiverged(
-                    f"The loss became {chunk_losses[bad[0]]} at epoch {self.epoch}, iteration {iteration} "
-                    f"(step {self.global_step + int(bad[0]) + 1}): "
-                    f"training diverged. Try a smaller learning rate (now {rate:g}; e.g. {rate / 10:g})."
-                )
-            for offset in range(len(chunk_losses)):
-                iteration = first + offset
-                self.global_step += 1
-                if iteration % self.display_freq == 0:
-                    loss, accuracy = float(chunk_losses[offset]), float(chunk_accuracies[offset])
-                    self.say(format_iteration(iteration, loss, accuracy))
-                    self.logged.append(
-                        {"epoch": self.epoch, "iteration": iteration, "loss": loss, "accuracy": accuracy}
-                    )
-            losses.append(chunk_losses)
-            accuracies.append(chunk_accuracies)
-        return float(np.concatenate(losses).mean()), float(np.concatenate(accuracies).mean())
+    Does nothing for an optimiser without one.
+    """
+    if optimizer.use_ema:
+        optimizer.finalize_variable_values(model.trainable_variables)
 
 
 def train(
@@ -319,7 +337,8 @@ def train(
     fast: bool = True,
     log: Callable[[str], None] | None = print,
 ) -> History:
-    """Train ``model`` with the original tutorial's loop and return its :class:`History`.
+    """Train ``model`` with the original tutorial's loop (notebook 01's cell) and return its
+    :class:`History`.
 
     Args:
         model: maps ``(batch, timesteps, num_input)`` to logits (e.g. from :func:`RNN`).
@@ -329,7 +348,7 @@ def train(
         batch_size: examples per step; each epoch runs ``N // batch_size`` steps.
         display_freq: log the batch loss and accuracy every this many iterations.
         learning_rate: Adam's learning rate (ignored when ``optimizer`` is given).
-        seed: seeds the shuffling; ``None`` shuffles differently every run.
+        seed: seeds the shuffling (and the shifts); ``None`` differs every run.
         optimizer: a Keras optimiser; default ``keras.optimizers.Adam(learning_rate)``.
             If it keeps a moving average of the weights (``make_optimizer(...,
             ema_momentum=...)``), validation uses the averaged weights, and at the end
@@ -338,39 +357,42 @@ def train(
             many pixels each epoch (0: no augmentation, as in the original).
         label_smoothing: train towards smoothed targets (:func:`smooth_labels`); the
             validation loss is still measured against the true one-hot labels.
-        fast: train the plain vanilla RNN with the faster, equivalent path of
+        fast: train the plain vanilla RNN with the faster, equivalent step of
             :mod:`rnn_helpers.fast_rnn` (other models always use the plain step).
         log: where progress lines go (``print``); ``None`` for silence.
 
     Raises:
         TrainingDiverged: the loss became NaN or infinite; names the iteration.
+        TrainingNotLearning: after an epoch the network is no better than chance, or far
+            worse than untrained (see :meth:`History.end_epoch`).
     """
-    trainer = Trainer(
-        model,
-        optimizer,
-        learning_rate=learning_rate,
-        batch_size=batch_size,
-        display_freq=display_freq,
-        seed=seed,
-        augment_shift=augment_shift,
-        fast=fast,
-        log=log,
-    )
-    history = History()
-    targets = smooth_labels(y_train, label_smoothing)
-    for _ in range(epochs):
-        started = time.perf_counter()
-        train_loss, train_accuracy = trainer.train_epoch(x_train, targets)
-        with averaged_weights(model, trainer.optimizer):
-            val_loss, val_accuracy = evaluate(model, x_valid, y_valid)
-        history.epoch.append(trainer.epoch)
-        history.train_loss.append(train_loss)
-        history.train_accuracy.append(train_accuracy)
-        history.val_loss.append(val_loss)
-        history.val_accuracy.append(val_accuracy)
-        history.epoch_seconds.append(time.perf_counter() - started)
-        trainer.say(format_epoch(trainer.epoch, val_loss, val_accuracy))
-    history.logged = trainer.logged
-    if trainer.optimizer.use_ema:
-        trainer.optimizer.finalize_variable_values(model.trainable_variables)
+    say = log or (lambda line: None)
+    optimizer = optimizer or keras.optimizers.Adam(learning_rate=learning_rate)
+    loss_fn = keras.losses.CategoricalCrossentropy(from_logits=True)
+    step, _ = choose_train_step(model, optimizer, loss_fn, fast)
+    num_tr_iter = len(y_train) // batch_size
+    if num_tr_iter == 0:
+        raise ValueError(f"batch_size={batch_size} is larger than the {len(y_train)} training examples.")
+    rate = float(keras.ops.convert_to_numpy(optimizer.learning_rate))
+    y_targets = smooth_labels(y_train, label_smoothing)
+    rng = np.random.default_rng(seed)
+
+    # The loop below is notebook 01's section 6, line for line.
+    history = History(n_classes=y_train.shape[1], display_freq=display_freq, learning_rate=rate)
+    for epoch in range(1, epochs + 1):
+        say(f"Training epoch: {epoch}")
+        x_epoch = random_shift(x_train, augment_shift, rng) if augment_shift else x_train
+        x_epoch, y_epoch = randomize(x_epoch, y_targets, rng)
+        for iteration in range(num_tr_iter):
+            start = iteration * batch_size
+            x_batch, y_batch = get_next_batch(x_epoch, y_epoch, start, start + batch_size)
+            loss_batch, acc_batch = step(x_batch, y_batch)
+            history.add_batch(iteration, loss_batch, acc_batch)
+            if iteration % display_freq == 0:
+                say(format_iteration(iteration, loss_batch, acc_batch))
+        with averaged_weights(model, optimizer):
+            loss_valid, acc_valid = evaluate(model, x_valid, y_valid)
+        history.end_epoch(loss_valid, acc_valid)
+        say(format_epoch(epoch, loss_valid, acc_valid))
+    keep_averaged_weights(model, optimizer)
     return history

@@ -11,9 +11,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from rnn_helpers.fast_rnn import configure_cpu_threads, forward_backward, vanilla_rnn_variables
-from rnn_helpers.model import RNN
-from rnn_helpers.training import Trainer
+from rnn_helpers.fast_rnn import fast_gradients, forward_backward, make_fast_train_step
+from rnn_helpers.model import RNN, vanilla_rnn_variables
+from rnn_helpers.startup import configure_cpu_threads
+from rnn_helpers.training import choose_train_step, train
 
 
 def batch(n=20, timesteps=28, features=28, classes=10, seed=0):
@@ -66,6 +67,19 @@ def test_forward_matches_the_model_output():
     assert float(loss) == pytest.approx(expected, rel=1e-5)
 
 
+def test_fast_gradients_come_in_the_order_of_the_trainable_variables():
+    model = RNN(num_hidden_units=12, seed=4)
+    x, y = batch(10, seed=4)
+    with tf.GradientTape() as tape:
+        expected_loss = keras.losses.CategoricalCrossentropy(from_logits=True)(y, model(x))
+    expected = tape.gradient(expected_loss, model.trainable_variables)
+    loss, gradients = fast_gradients(model, x, y)
+    assert float(loss) == pytest.approx(float(expected_loss), rel=1e-6)
+    for got, want in zip(gradients, expected, strict=True):
+        assert got.shape == want.shape
+        np.testing.assert_allclose(np.asarray(got), np.asarray(want), atol=2e-6 * np.abs(want).max())
+
+
 @pytest.mark.parametrize(
     "make_optimizer",
     [
@@ -86,19 +100,22 @@ def test_fast_training_follows_the_plain_training_step_by_step(make_optimizer):
     for fast in (True, False):
         model = RNN(num_hidden_units=24, seed=2)
         model.set_weights(initial)
-        trainer = Trainer(model, make_optimizer(), batch_size=20, display_freq=4, seed=5, fast=fast, log=None)
-        assert trainer.fast is fast
-        epochs = [trainer.train_epoch(x, y) for _ in range(3)]
-        results[fast] = (epochs, model.get_weights(), trainer.logged)
-    (fast_epochs, fast_weights, fast_logged), (plain_epochs, plain_weights, plain_logged) = (
-        results[True],
-        results[False],
-    )
+        optimizer = make_optimizer()
+        _, is_fast = choose_train_step(model, optimizer, keras.losses.CategoricalCrossentropy(), fast)
+        assert is_fast is fast
+        history = train(
+            model, x, y, x[:40], y[:40], epochs=3, batch_size=20, display_freq=4, seed=5,
+            optimizer=optimizer, fast=fast, log=None,
+        )  # fmt: skip
+        results[fast] = (history, model.get_weights())
+    (fast_history, fast_weights), (plain_history, plain_weights) = results[True], results[False]
     # the two paths compute the same gradients in a different order of float32 operations:
     # after 30 steps they agree to rounding, and no prediction has flipped
-    np.testing.assert_allclose(fast_epochs, plain_epochs, rtol=1e-4)
+    np.testing.assert_allclose(fast_history.train_loss, plain_history.train_loss, rtol=1e-4)
+    np.testing.assert_allclose(fast_history.train_accuracy, plain_history.train_accuracy, rtol=1e-4)
     for a, b in zip(fast_weights, plain_weights, strict=True):
         np.testing.assert_allclose(a, b, rtol=0, atol=2e-5 * max(np.abs(b).max(), 1e-3))
+    fast_logged, plain_logged = fast_history.logged, plain_history.logged
     assert [e["iteration"] for e in fast_logged] == [e["iteration"] for e in plain_logged] == [0, 4, 8] * 3
     np.testing.assert_allclose([e["loss"] for e in fast_logged], [e["loss"] for e in plain_logged], rtol=1e-4)
 
@@ -111,11 +128,14 @@ def test_only_the_plain_vanilla_rnn_takes_the_fast_path():
         [keras.Input((28, 28)), keras.layers.SimpleRNN(8, dropout=0.1), keras.layers.Dense(10)]
     )
     assert vanilla_rnn_variables(dropout) is None
-    trainer = Trainer(lstm, batch_size=10, log=None)
-    assert trainer.fast is False
+    optimizer = keras.optimizers.Adam()
+    _, is_fast = choose_train_step(lstm, optimizer, keras.losses.CategoricalCrossentropy(from_logits=True))
+    assert is_fast is False
+    with pytest.raises(ValueError, match="only trains the plain vanilla RNN"):
+        make_fast_train_step(lstm, optimizer)
     x, y = batch(30)
-    loss, accuracy = trainer.train_epoch(x, y)
-    assert np.isfinite(loss) and 0 <= accuracy <= 1
+    history = train(lstm, x, y, x, y, epochs=1, batch_size=10, log=None)
+    assert np.isfinite(history.train_loss[0]) and 0 <= history.train_accuracy[0] <= 1
 
 
 def test_threads_cannot_change_once_tensorflow_runs():

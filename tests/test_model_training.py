@@ -13,7 +13,16 @@ import tensorflow as tf
 
 from rnn_helpers.evaluation import confusion_matrix, evaluate, predict_logits, softmax_cross_entropy
 from rnn_helpers.model import RNN, OutputLayer, bias_variable, weight_variable
-from rnn_helpers.training import History, TrainingDiverged, format_epoch, format_iteration, set_seed, train
+from rnn_helpers.training import (
+    STEPS_BEFORE_JUDGING,
+    History,
+    TrainingDiverged,
+    TrainingNotLearning,
+    format_epoch,
+    format_iteration,
+    set_seed,
+    train,
+)
 
 
 def bright_row_task(n: int, seed: int = 0, timesteps: int = 10, num_input: int = 6, n_classes: int = 4):
@@ -129,7 +138,9 @@ def test_divergence_is_reported_with_the_iteration():
     # the loop shuffles with np.random.default_rng(seed): find where example 37 lands
     iteration = int(np.argmax(np.random.default_rng(4).permutation(200) == 37)) // 20
     model = RNN(timesteps=10, num_input=6, num_hidden_units=8, n_classes=4, seed=0)
-    with pytest.raises(TrainingDiverged, match=rf"at epoch 1, iteration {iteration} .*smaller learning rate"):
+    with pytest.raises(
+        TrainingDiverged, match=rf"at epoch 1, iteration {iteration} .*smaller learning_rate \(now 0.1"
+    ):
         train(
             model,
             x,
@@ -145,11 +156,59 @@ def test_divergence_is_reported_with_the_iteration():
 
 
 def test_shuffling_is_unseeded_when_seed_is_none():
-    # a tiny, deterministic check that seed=None still trains (different order each run)
+    """From the same weights, seed=None gives a different batch order every run; a seed the same."""
     x, y = bright_row_task(100)
-    model = RNN(timesteps=10, num_input=6, num_hidden_units=4, n_classes=4, seed=0)
-    history = train(model, x, y, x[:10], y[:10], epochs=1, batch_size=25, seed=None, log=None)
-    assert len(history.train_loss) == 1 and np.isfinite(history.train_loss[0])
+    initial = RNN(timesteps=10, num_input=6, num_hidden_units=4, n_classes=4, seed=0).get_weights()
+
+    def first_losses(seed):
+        model = RNN(timesteps=10, num_input=6, num_hidden_units=4, n_classes=4, seed=0)
+        model.set_weights(initial)
+        history = train(
+            model, x, y, x[:10], y[:10], epochs=1, batch_size=25, display_freq=1, seed=seed, log=None
+        )
+        return [entry["loss"] for entry in history.logged]
+
+    assert first_losses(3) == first_losses(3)
+    unseeded = [first_losses(None) for _ in range(3)]
+    assert unseeded[0] != unseeded[1] or unseeded[1] != unseeded[2]
+
+
+def test_history_stops_a_run_that_diverges_without_nan():
+    history = History(n_classes=10, learning_rate=10.0)
+    history.add_batch(0, 2.3, 0.1)
+    with pytest.raises(
+        TrainingNotLearning, match=r"validation loss is 160, far above the 2.30 .*now 10; e.g. 1;"
+    ):
+        history.end_epoch(160.0, 0.07)
+
+
+def test_history_stops_a_run_at_chance_only_after_enough_steps():
+    early = History(n_classes=10)
+    for i in range(STEPS_BEFORE_JUDGING - 1):
+        early.add_batch(i, 2.3, 0.1)
+    early.end_epoch(2.31, 0.11)  # too early to judge: no error
+    late = History(n_classes=10, learning_rate=1e6)
+    for i in range(STEPS_BEFORE_JUDGING):
+        late.add_batch(i, 2.3, 0.1)
+    with pytest.raises(TrainingNotLearning, match=r"accuracy is 12.0%, no better than chance \(10%\)"):
+        late.end_epoch(2.4, 0.12)
+    learning = History(n_classes=10)
+    for i in range(STEPS_BEFORE_JUDGING):
+        learning.add_batch(i, 1.0, 0.6)
+    learning.end_epoch(0.9, 0.7)  # a network that learns passes
+    assert learning.val_accuracy == [0.7] and learning.train_loss == [1.0]
+
+
+def test_history_records_what_the_loop_reports():
+    history = History(n_classes=4, display_freq=2)
+    for i, (loss, accuracy) in enumerate([(1.0, 0.5), (0.8, 0.6), (0.6, 0.7)]):
+        history.add_batch(i, np.float32(loss), accuracy)
+    history.end_epoch(0.5, 0.8)
+    assert history.train_loss == [pytest.approx(0.8)] and history.train_accuracy == [pytest.approx(0.6)]
+    assert [entry["iteration"] for entry in history.logged] == [0, 2]
+    assert history.steps == 3 and len(history.epoch_seconds) == 1
+    with pytest.raises(TrainingDiverged, match="iteration 7 .*step 4"):
+        history.add_batch(7, float("inf"), 0.0)
 
 
 def test_log_line_formats():

@@ -486,12 +486,28 @@ def markdown_table(notebook: str | None = None) -> str:
     return "\n".join(lines)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m rnn_helpers.parameters [NOTEBOOK]``: print the parameter table in Markdown."""
-    import sys
+def parameters_page() -> str:
+    """``docs/parameters.md``: every notebook's parameters as Markdown tables."""
+    parts = [
+        "# Notebook parameters",
+        "",
+        "Every parameter of the notebooks is declared once, in `rnn_helpers/parameters.py`: the "
+        "notebooks' checks and these tables come from there, and a test keeps each notebook's "
+        "`parameters` cell in step with it. Set them in the `parameters` cell in JupyterLab, or "
+        "with `-p NAME VALUE` on papermill's command line. A value that is not allowed, or a name "
+        "the notebook does not take, stops the run before anything is loaded or trained, with a "
+        "message that says what is allowed.",
+        "",
+        "(This page is written by `python -m rnn_helpers.parameters > docs/parameters.md`.)",
+    ]
+    for notebook in NOTEBOOKS:
+        parts += ["", f"## {notebook}", "", markdown_table(notebook)]
+    return "\n".join(parts) + "\n"
 
-    args = list(sys.argv[1:] if argv is None else argv)
-    print(markdown_table(args[0] if args else None))
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m rnn_helpers.parameters``: print ``docs/parameters.md``."""
+    print(parameters_page(), end="")
     return 0
 
 

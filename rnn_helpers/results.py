@@ -18,6 +18,7 @@ a user's results).
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import fcntl
 import json
@@ -229,8 +230,10 @@ def _check_replaceable(final: Path, named: str) -> None:
         raise OutputDirError(f"{named}: {final} is not writable. Choose a folder you can write to.")
 
 
+@atexit.register
 def discard_all_runs() -> None:
-    """Discard every run this process has open (used by tests)."""
+    """Discard every run this process has open: its staging folder goes when the process
+    ends normally (a kernel shut down after a failed cell, for one)."""
     for run in list(_OPEN_RUNS.values()):
         with contextlib.suppress(OSError):
             run.discard()

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import papermill
@@ -13,6 +14,8 @@ import pytest
 from conftest import require_data
 
 from rnn_helpers import DataNotFoundError, load_data
+from rnn_helpers.loading import locate_files
+from rnn_helpers.results import RunFolder
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 NB01 = NOTEBOOKS / "01_vanilla_rnn_mnist.ipynb"
@@ -71,6 +74,7 @@ def test_nb01_quick_run_writes_sensible_results(tmp_path):
     assert len(metrics["history"]["val_accuracy"]) == 1
     assert len(metrics["history"]["logged"]) == 3  # iterations 0, 10 and 20 of 30
     assert metrics["training_seconds"] > 0 and metrics["versions"]["tensorflow"].startswith("2.21")
+    assert metrics["train_step"] == "fast"
     for name in ("training_curves", "correct_examples", "misclassified_examples", "confusion_matrix"):
         assert (out / f"{name}.png").stat().st_size > 5000
     assert (out / "model.keras").is_file()
@@ -85,6 +89,110 @@ def test_nb01_runs_unchanged_on_fashion_mnist(tmp_path):
     assert 0.35 < metrics["test"]["accuracy"] <= 1.0  # chance is 0.1
     text = executed.read_text()
     assert "read as" in text and any(name in text for name in ("Shirt", "Pullover", "Coat", "T-shirt/top"))
+
+
+def test_nb01_with_the_plain_train_step(tmp_path):
+    out = tmp_path / "out"
+    executed = run(NB01, tmp_path, epochs=1, n_train=3000, fast=False, output_dir=str(out))
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["train_step"] == "train_step" and metrics["parameters"]["fast"] is False
+    assert 0.4 < metrics["test"]["accuracy"] <= 1.0
+    text = executed.read_text()
+    assert (
+        "largest difference between the two sets of gradients" in text and "training with train_step" in text
+    )
+
+
+def previous_results(out: Path) -> dict[str, str]:
+    """A complete earlier run in ``out``, as RunFolder leaves it."""
+    out.mkdir(parents=True)
+    files = {"metrics.json": '{"test": "previous"}', "model.keras": "previous model"}
+    for name, text in files.items():
+        (out / name).write_text(text)
+    (out / ".run.json").write_text(json.dumps({"files": sorted(files)}))
+    return files
+
+
+def contents(out: Path) -> dict[str, str]:
+    return {p.name: p.read_text() for p in out.iterdir() if p.name != ".run.json"}
+
+
+def truncated_test_images(tmp_path: Path) -> str:
+    folder = tmp_path / "damaged"
+    folder.mkdir()
+    for path in locate_files("mnist", download=False).values():
+        (folder / path.name).write_bytes(path.read_bytes())
+    damaged = next(folder.glob("t10k-images*"))
+    damaged.write_bytes(damaged.read_bytes()[: damaged.stat().st_size // 2])
+    return str(folder)
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["unknown_name", "truncated_test_file", "output_dir_in_proc", "hidden_units", "data_dir_missing"],
+)
+def test_nb01_fails_before_training_and_keeps_the_previous_results(tmp_path, case):
+    out = tmp_path / "out"
+    previous = previous_results(out)
+    parameters, error, message = {
+        "unknown_name": (
+            {"epoch": 3},
+            "ParameterError",
+            "Unknown parameter(s) for 01_vanilla_rnn_mnist: epoch.",
+        ),
+        "truncated_test_file": ({}, "DataFileError", "the file is truncated"),
+        "output_dir_in_proc": (
+            {"output_dir": "/proc/forbidden"},
+            "OutputDirError",
+            "output_dir = '/proc/forbidden'",
+        ),
+        "hidden_units": ({"num_hidden_units": 100000}, "ParameterError", "at most 4096"),
+        "data_dir_missing": ({"data_dir": "/nonexistent/mnist"}, "DataNotFoundError", "does not exist"),
+    }[case]
+    if case == "truncated_test_file":
+        parameters["data_dir"] = truncated_test_images(tmp_path)
+    parameters = {"output_dir": str(out), **parameters}
+    with pytest.raises(papermill.PapermillExecutionError) as info:
+        run(NB01, tmp_path, **parameters)
+    assert info.value.ename == error and message in info.value.evalue, info.value.evalue
+    executed = (tmp_path / f"executed-{NB01.name}").read_text()
+    assert "Training epoch: 1" not in executed, "it must stop before any training"
+    assert contents(out) == previous
+    assert not list(tmp_path.glob(".out.partial-*"))
+
+
+def test_nb01_refuses_a_second_run_into_a_busy_folder(tmp_path):
+    out = tmp_path / "out"
+    previous = previous_results(out)
+    busy = RunFolder.open(str(out), "01_vanilla_rnn_mnist")  # this process stands for a run under way
+    try:
+        with pytest.raises(papermill.PapermillExecutionError) as info:
+            run(NB01, tmp_path, output_dir=str(out), epochs=1, n_train=1000)
+        assert info.value.ename == "OutputDirError"
+        assert f"another run (process {os.getpid()}) is writing into" in info.value.evalue
+    finally:
+        busy.discard()
+    assert contents(out) == previous
+
+
+@pytest.mark.parametrize(
+    "parameters",
+    [
+        {
+            "learning_rate": 10,
+            "lr_schedule": "constant",
+        },  # a whole number, as papermill passes "-p learning_rate 10"
+        {"learning_rate": 1e6, "clip_norm": None, "lr_schedule": "constant"},
+    ],
+    ids=["lr-10", "lr-1e6-no-clipping"],
+)
+def test_nb01_stops_training_that_does_not_learn(tmp_path, parameters):
+    out = tmp_path / "out"
+    with pytest.raises(papermill.PapermillExecutionError) as info:
+        run(NB01, tmp_path, output_dir=str(out), epochs=2, n_train=10000, **parameters)
+    assert info.value.ename == "TrainingNotLearning"
+    assert "After epoch 1" in info.value.evalue and "Try a smaller learning_rate" in info.value.evalue
+    assert not out.exists(), "nothing of a failed run is left"
 
 
 @pytest.mark.parametrize(
@@ -125,12 +233,29 @@ def test_nb02_quick_run_and_reload_from_nb01(tmp_path):
 
     # notebook 02 analyses the very model notebook 01 trained and saved
     out01 = tmp_path / "out01"
-    run(NB01, tmp_path, epochs=1, n_train=2000, seed=5, output_dir=str(out01))
+    run(NB01, tmp_path, epochs=1, n_train=2000, seed=5, num_hidden_units=64, output_dir=str(out01))
     trained = json.loads((out01 / "metrics.json").read_text())["test"]["accuracy"]
     out_reload = tmp_path / "reload"
     executed = run(NB02, tmp_path, model_dir=str(out01), output_dir=str(out_reload))
-    assert json.loads((out_reload / "metrics.json").read_text())["test"]["accuracy"] == pytest.approx(trained)
+    reloaded = json.loads((out_reload / "metrics.json").read_text())
+    assert reloaded["test"]["accuracy"] == pytest.approx(trained)
     assert "Training epoch" not in executed.read_text()
+    # what is recorded describes the reloaded 64-unit model, not this notebook's defaults (128, seed 42)
+    about = reloaded["model"]
+    assert about["source"] == "reloaded" and about["num_hidden_units"] == 64 and about["seed"] == 5
+    assert about["trained_with"]["num_hidden_units"] == 64 and about["trained_with"]["epochs"] == 1
+    assert reloaded["spectral_radius"]["before"] == pytest.approx(1.0, abs=1e-3)
+    assert "64 hidden units" in executed.read_text()
+
+    # a damaged model file is named as such
+    damaged = tmp_path / "damaged"
+    damaged.mkdir()
+    (damaged / "model.keras").write_bytes((out01 / "model.keras").read_bytes()[:5000])
+    with pytest.raises(papermill.PapermillExecutionError) as info:
+        run(NB02, tmp_path, model_dir=str(damaged), output_dir=str(tmp_path / "out-damaged"))
+    assert (
+        info.value.ename == "ValueError" and "exists but cannot be read as a Keras model" in info.value.evalue
+    )
 
 
 def test_nb02_runs_unchanged_on_fashion_mnist(tmp_path):
@@ -157,7 +282,7 @@ def test_nb02_bad_parameters_fail_clearly(tmp_path, parameters, error, message):
 
 def test_nb01_training_practice_parameters_reach_the_run(tmp_path):
     out = tmp_path / "out"
-    executed = run(
+    run(
         NB01,
         tmp_path,
         epochs=2,
@@ -175,7 +300,6 @@ def test_nb01_training_practice_parameters_reach_the_run(tmp_path):
     assert recorded == {"augment_shift": 1, "weight_decay": 1e-4, "ema_momentum": 0.9}
     assert metrics["parameters"]["label_smoothing"] == 0.1
     assert 0.3 < metrics["test"]["accuracy"] <= 1.0
-    assert "augment_shift = 1, weight_decay = 0.0001, ema_momentum = 0.9" in executed.read_text()
 
 
 def fake_sweep(folder: Path, runs: list[dict]) -> None:

@@ -288,3 +288,40 @@ def test_markdown_table_formats_each_kind_of_value():
         "| lstm | 81,674 | 98.77% | 12.3 |",
         "| rnn | 18,186 | – | – |",
     ]
+
+
+def test_the_parameters_page_is_up_to_date():
+    from rnn_helpers.parameters import parameters_page
+
+    page = Path(__file__).resolve().parents[1] / "docs" / "parameters.md"
+    assert page.read_text() == parameters_page(), "run: python -m rnn_helpers.parameters > docs/parameters.md"
+
+
+def test_unknown_names_come_from_papermills_injected_cell():
+    from rnn_helpers.parameters import check_notebook_parameters, notebook_defaults
+
+    namespace = {**notebook_defaults("01_vanilla_rnn_mnist"), "x_train": object()}  # JupyterLab: no check
+    assert check_notebook_parameters(namespace, "01_vanilla_rnn_mnist")["epochs"] == 10
+    namespace["In"] = ["", "epochs = 10\n", "# Parameters\nepochs = 3\nepoch = 3\nbatch = 5\n"]
+    with pytest.raises(
+        ParameterError, match="Unknown parameter\\(s\\) for 01_vanilla_rnn_mnist: epoch, batch"
+    ):
+        check_notebook_parameters(namespace, "01_vanilla_rnn_mnist")
+    with pytest.raises(ParameterError, match="does not define results_dir"):
+        check_notebook_parameters(notebook_defaults("02_inside_the_rnn"), "03_cells_and_tuning")
+    with pytest.raises(ParameterError, match="learning_rate = 'ten'"):
+        check_notebook_parameters({**namespace, "In": [], "learning_rate": "ten"}, "01_vanilla_rnn_mnist")
+
+
+def test_choices_come_from_the_modules_that_implement_them():
+    from rnn_helpers.model import CELLS
+    from rnn_helpers.parameters import PARAMETERS
+    from rnn_helpers.training import SCHEDULES
+
+    for cell in CELLS:
+        assert check_parameters(cell=cell.upper()) == {"cell": cell}
+    for schedule in SCHEDULES:
+        assert check_parameters(lr_schedule=schedule) == {"lr_schedule": schedule}
+    assert all(p.help and p.allowed for p in PARAMETERS.values())
+    assert check_parameters(learning_rate=10) == {"learning_rate": 10.0}  # papermill's "-p learning_rate 10"
+    assert isinstance(check_parameters(learning_rate=10)["learning_rate"], float)

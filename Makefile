@@ -10,7 +10,7 @@ NOTEBOOK ?= notebooks/01_vanilla_rnn_mnist.ipynb
 OUTPUT ?= output
 PARAMS ?=
 
-.PHONY: setup run test lint lab kernel-user clean
+.PHONY: setup run test lint lab kernel-user notebooks clean
 
 setup: $(VENV)/.installed
 
@@ -36,6 +36,11 @@ test: setup
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check rnn_helpers tests benchmarks
+
+# Re-execute the committed notebooks top to bottom in a fresh kernel, as they are committed
+# (outputs kept, timing metadata dropped). NOTEBOOKS="notebooks/02_inside_the_rnn.ipynb" for one.
+notebooks: setup
+	$(BIN)/python tools/execute_notebooks.py $(NOTEBOOKS)
 
 lab: setup
 	$(BIN)/jupyter lab notebooks

@@ -1,10 +1,17 @@
-"""Training speed: the project's training path against plain Keras ``model.fit``.
+"""Training speed: notebook 01's training loop against plain Keras ``model.fit``.
 
 Trains the original tutorial's configuration (55,000 MNIST images, batch 100, a vanilla
-RNN of 128 units, Adam starting at learning rate 0.001) in two ways, side by side:
+RNN of 128 units, Adam starting at learning rate 0.001) in several ways, side by side:
 
-  (a) the project's path: ``rnn_helpers.training.Trainer`` (``rnn_helpers.fast_rnn``);
-  (b) plain Keras: ``SimpleRNN`` + ``Dense`` compiled with Adam, trained by ``model.fit``.
+  (a) notebook 01's loop (``rnn_helpers.training.train``): one call of the fast step
+      (``rnn_helpers.fast_rnn.make_fast_train_step``) per batch;
+  (b) plain Keras: ``SimpleRNN`` + ``Dense`` compiled with Adam, trained by ``model.fit``;
+  and with ``--all``:
+  (c) the same loop with the plain ``tf.GradientTape`` step (``-p fast False``);
+  (d) the fast step run a hundred batches per compiled call inside a ``tf.while_loop``
+      (no Python per batch: what a per-batch call costs);
+  (a'), (c') (a) and (c) with TensorFlow's default threads instead of the two-core layout
+      of ``start_tensorflow()`` (what that layout does).
 
 Both use the same optimiser: by default the notebooks' (Adam from 0.001 with a cosine
 decay over the run and gradient clipping); ``--optimizer original`` uses the original's
@@ -24,7 +31,8 @@ per-epoch wall time (median, min, max), examples per second, achieved GFLOP/s ag
 float32 matmul peak measured on the spot, peak memory, final validation accuracy, and
 the ratio (b)/(a) of the median epoch times.
 
-    python benchmarks/train_speed.py                    # 4 timed epochs each
+    python benchmarks/train_speed.py                    # (a) and (b), 4 timed epochs each
+    python benchmarks/train_speed.py --all              # (a) to (d), (a') and (c')
     python benchmarks/train_speed.py --epochs 6 --repeats 2 --units 64
     python benchmarks/train_speed.py --also-tuned-fit   # (b) again with (a)'s thread settings
 
@@ -64,20 +72,57 @@ def flops_per_example(units: int) -> float:
     return 3.0 * forward
 
 
+def _chunked_steps(model, optimizer, batch_size: int):
+    """(d): the fast step run ``count`` batches per compiled call in a ``tf.while_loop``."""
+    import tensorflow as tf
+
+    from rnn_helpers.fast_rnn import forward_backward
+    from rnn_helpers.model import vanilla_rnn_variables
+
+    variables = vanilla_rnn_variables(model)
+    trainable = list(model.trainable_variables)
+    order = [next(i for i, t in enumerate(trainable) if t is v) for v in variables]
+    optimizer.build(trainable)
+    state = [*trainable, *optimizer.variables]
+
+    @tf.function(reduce_retracing=True)
+    def steps(x_all, y_all, permutation, first, count):
+        losses = tf.TensorArray(tf.float32, size=count)
+
+        def body(i, losses):
+            indices = tf.slice(permutation, [(first + i) * batch_size], [batch_size])
+            weights = [tf.convert_to_tensor(v) for v in variables]
+            loss, _, gradients = forward_backward(
+                weights, tf.gather(x_all, indices), tf.gather(y_all, indices)
+            )
+            by_variable = [None] * len(trainable)
+            for position, gradient in zip(order, gradients, strict=True):
+                by_variable[position] = gradient
+            with tf.control_dependencies([loss, *weights]):
+                optimizer.apply_gradients(zip(by_variable, trainable, strict=True))
+            with tf.control_dependencies([tf.identity(v) for v in state]):
+                return i + 1, losses.write(i, loss)
+
+        _, losses = tf.while_loop(lambda i, _: i < count, body, (0, losses), parallel_iterations=1)
+        return losses.stack()
+
+    return steps
+
+
 def _worker(method: str, conn, config: dict) -> None:
     """One training method in its own process, driven by commands over ``conn``."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    if method in ("project", "fit-tuned"):
+    if method in ("project", "fit-tuned", "plain", "chunked"):
         from rnn_helpers.startup import start_tensorflow
 
         start_tensorflow()  # the notebooks' set-up, including their thread layout
     import keras
     import numpy as np
 
-    from rnn_helpers import load_data
+    from rnn_helpers import get_next_batch, load_data, randomize
     from rnn_helpers.evaluation import evaluate
     from rnn_helpers.model import RNN
-    from rnn_helpers.training import Trainer, make_optimizer, set_seed
+    from rnn_helpers.training import History, choose_train_step, make_optimizer, set_seed
 
     set_seed(config["seed"])
     x_train, y_train, x_valid, y_valid = load_data("train")
@@ -91,11 +136,38 @@ def _worker(method: str, conn, config: dict) -> None:
         steps = config["epochs_in_all"] * (len(y_train) // 100)
         return make_optimizer(0.001, lr_schedule="cosine", total_steps=steps, clip_norm=1.0)
 
-    if method == "project":
-        trainer = Trainer(model, optimizer(), batch_size=100, seed=config["seed"], log=None)
+    rng = np.random.default_rng(config["seed"])
+    num_tr_iter = len(y_train) // 100
+    if method.split("-")[0] in ("project", "plain"):
+        # notebook 01's loop (rnn_helpers.training.train), one epoch per command
+        step, _ = choose_train_step(
+            model,
+            optimizer(),
+            keras.losses.CategoricalCrossentropy(from_logits=True),
+            fast=method.startswith("project"),
+        )
+        history = History()
 
         def epoch():
-            trainer.train_epoch(x_train, y_train)
+            x_epoch, y_epoch = randomize(x_train, y_train, rng)
+            for iteration in range(num_tr_iter):
+                start = iteration * 100
+                x_batch, y_batch = get_next_batch(x_epoch, y_epoch, start, start + 100)
+                loss_batch, acc_batch = step(x_batch, y_batch)
+                history.add_batch(iteration, loss_batch, acc_batch)
+
+        evaluated = model
+    elif method == "chunked":
+        import tensorflow as tf
+
+        steps = _chunked_steps(model, optimizer(), 100)
+        x_all, y_all = tf.constant(x_train), tf.constant(y_train)
+
+        def epoch():
+            permutation = tf.constant(rng.permutation(len(y_train)), tf.int32)
+            for first in range(0, num_tr_iter, 100):
+                count = min(100, num_tr_iter - first)
+                steps(x_all, y_all, permutation, tf.constant(first), tf.constant(count)).numpy()
 
         evaluated = model
     else:
@@ -113,13 +185,11 @@ def _worker(method: str, conn, config: dict) -> None:
             metrics=["accuracy"],
         )
 
-        rng = np.random.default_rng(config["seed"])
-
         def epoch():
             if config["fit_shuffle"]:
                 plain.fit(x_train, y_train, batch_size=100, epochs=1, shuffle=True, verbose=0)
                 return
-            # the same batches, in the same order, as (a): Trainer draws each epoch's order
+            # the same batches, in the same order, as (a): randomize draws each epoch's order
             # from np.random.default_rng(seed) the same way
             order = rng.permutation(len(y_train))
             plain.fit(x_train[order], y_train[order], batch_size=100, epochs=1, shuffle=False, verbose=0)
@@ -181,8 +251,18 @@ def run(
     also_tuned_fit: bool = False,
     fit_shuffle: bool = False,
     optimizer: str = "notebook",
+    everything: bool = False,
 ) -> dict:
-    methods = {"project": "(a) rnn_helpers Trainer", "fit": "(b) keras model.fit"}
+    methods = {"project": "(a) notebook loop, fast step", "fit": "(b) keras model.fit"}
+    if everything:
+        methods.update(
+            {
+                "plain": "(c) notebook loop, plain train_step",
+                "chunked": "(d) fast step, 100 per call",
+                "project-default-threads": "(a') (a), default threads",
+                "plain-default-threads": "(c') (c), default threads",
+            }
+        )
     if also_tuned_fit:
         methods["fit-tuned"] = "(b') keras model.fit, (a)'s threads"
     config = {
@@ -220,6 +300,14 @@ def run(
 
     import tensorflow as tf
 
+    try:
+        processor = next(
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        )
+    except (OSError, StopIteration):
+        processor = platform.processor() or platform.machine()
     results = {
         "config": {
             "examples_per_epoch": n_examples,
@@ -236,7 +324,8 @@ def run(
         "machine": {
             "cpu_count": os.cpu_count(),
             "platform": platform.platform(terse=True),
-            "processor": platform.processor() or platform.machine(),
+            "processor": processor,
+            "load_average_at_end": os.getloadavg(),
             "tensorflow": tf.__version__,
             "matmul_peak_gflops": peak,
         },
@@ -275,7 +364,9 @@ def report(results: dict) -> str:
         f"{config['units']} units;\n{config['optimizer']};\n"
         f"{config['timed_epochs_per_repeat']} timed epochs x "
         f"{config['repeats']} repeat(s) after a warm-up epoch; batch order {config['batch_order']}",
-        f"Machine: {machine['cpu_count']} CPUs, {machine['platform']}, TensorFlow {machine['tensorflow']}; "
+        f"Machine: {machine['processor']}, {machine['cpu_count']} CPUs, {machine['platform']}, "
+        f"TensorFlow {machine['tensorflow']}; "
+        f"load average at the end {machine['load_average_at_end'][0]:.1f}; "
         f"float32 matmul peak {machine['matmul_peak_gflops']:.0f} GFLOP/s; "
         f"{config['gflop_per_epoch']:.0f} GFLOP per epoch",
         "",
@@ -314,6 +405,12 @@ def main(argv: list[str] | None = None) -> int:
         "--also-tuned-fit", action="store_true", help="also time model.fit with (a)'s threads"
     )
     parser.add_argument(
+        "--all",
+        action="store_true",
+        help="also (c) the plain train_step, (d) the fast step 100 batches per call, and (a), (c) with "
+        "TensorFlow's default threads",
+    )
+    parser.add_argument(
         "--optimizer",
         choices=sorted(OPTIMIZERS),
         default="notebook",
@@ -343,6 +440,7 @@ def main(argv: list[str] | None = None) -> int:
         args.also_tuned_fit,
         args.fit_shuffle,
         args.optimizer,
+        args.all,
     )
     print()
     print(report(results))

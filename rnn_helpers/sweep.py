@@ -685,6 +685,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
     except (ValueError, ImportError, ConnectionError) as error:
         parser.error(str(error))
+    except KeyboardInterrupt:
+        print(
+            "\nInterrupted: the runs that had finished are kept; run the same command again to resume.",
+            file=sys.stderr,
+        )
+        return 130
     print(format_table(rows))
     print(f"\n{len(rows)} runs; table in {output / 'results.csv'}")
     return 1 if any(row["status"] == "failed" for row in rows) else 0

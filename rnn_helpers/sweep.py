@@ -256,6 +256,20 @@ def _threads_here(threads: int | Mapping[str, int] | None) -> int | None:
     return threads.get(get_worker().address)
 
 
+def _scratch_folder() -> str | None:
+    """Where a run's temporary folder goes: on a Dask worker, the worker's own folder (which
+    Dask clears when the worker stops, or if it was killed, when a worker next starts there);
+    elsewhere, the system's temporary folder."""
+    if "distributed" not in sys.modules:  # not on a Dask worker (and Dask stays unimported)
+        return None
+    from distributed import get_worker
+
+    try:
+        return get_worker().local_directory
+    except ValueError:  # Dask is loaded, but this is not a worker
+        return None
+
+
 def execute_run(
     notebook_name: str,
     notebook_text: str,
@@ -288,7 +302,7 @@ def execute_run(
     """
     import papermill  # imported here: only sweeps need it
 
-    with tempfile.TemporaryDirectory(prefix="rnn-sweep-") as temporary:
+    with tempfile.TemporaryDirectory(prefix="rnn-sweep-", dir=_scratch_folder()) as temporary:
         source = Path(temporary, "input", notebook_name)
         source.parent.mkdir()
         source.write_text(notebook_text)

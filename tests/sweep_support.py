@@ -108,9 +108,7 @@ class DaskProcesses:
         arguments = ["worker", self.address, "--nthreads", "1", "--no-nanny", "--no-dashboard"]
         arguments += ["--host", "127.0.0.1", "--name", name, "--death-timeout", "60"]
         arguments += ["--local-directory", str(self.folder / name)]
-        scratch = self.folder / f"{name}-tmp"  # what a killed worker leaves stays in the test's folder
-        scratch.mkdir(exist_ok=True)
-        env = {**self.env, "SWEEP_TEST_WORKER": name, "TMPDIR": str(scratch)}
+        env = {**self.env, "SWEEP_TEST_WORKER": name}
         self.workers[name] = self._start(name, arguments, env)
 
     def client(self, workers: int, timeout: float = 90):
@@ -127,15 +125,15 @@ class DaskProcesses:
         process.wait(timeout=30)
 
     def stop(self) -> None:
-        for process in [*self.workers.values(), self.scheduler]:
-            if process is not None and process.poll() is None:
+        """Stop the workers, then the scheduler (SIGTERM, SIGKILL after 10 s), by process id."""
+        for group in (list(self.workers.values()), [self.scheduler]):
+            running = [p for p in group if p is not None and p.poll() is None]
+            for process in running:
                 process.terminate()
-        deadline = time.monotonic() + 20
-        for process in [*self.workers.values(), self.scheduler]:
-            if process is None:
-                continue
-            try:
-                process.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
+            deadline = time.monotonic() + 10
+            for process in running:
+                try:
+                    process.wait(timeout=max(0.1, deadline - time.monotonic()))
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait(timeout=10)

@@ -164,6 +164,11 @@ def test_a_worker_killed_mid_sweep_loses_no_run(tmp_path, dask_processes):
         lost = next(r["run"] for r in rows if r["run"] in keys[0])
         survivor = "w2" if victim == "w1" else "w1"
         assert read_metrics(tmp_path / "out" / lost)["worker_label"] == survivor  # made again there
+        # Each run's temporary folder was inside its worker's own folder, not the system's.
+        scratch = dask_processes.folder / victim
+        assert [p.name for p in scratch.rglob("rnn-sweep-*")], (
+            "the killed run's folder is where Dask clears it"
+        )
     finally:
         sweep.join(timeout=120)
         client.close()

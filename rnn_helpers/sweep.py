@@ -146,7 +146,7 @@ def notebook_defaults(notebook: Mapping[str, Any]) -> dict[str, Any]:
             if isinstance(target, ast.Name):
                 try:
                     values[target.id] = ast.literal_eval(value)
-                except ValueError:
+                except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
                     values[target.id] = ast.unparse(value)
         return values
     return {}
@@ -197,9 +197,10 @@ def previous_run(folder: str | os.PathLike[str], parameters: Mapping[str, Any]) 
         return "run", ""
     if (folder / RECORD).is_file():
         try:
-            before = json.loads((folder / RECORD).read_text())["parameters"]
-            assert isinstance(before, dict)
-        except (ValueError, KeyError, TypeError, AssertionError):
+            before = json.loads((folder / RECORD).read_text()).get("parameters")
+        except (ValueError, AttributeError):
+            before = None
+        if not isinstance(before, dict):
             return "rerun", f"its {RECORD} is unreadable"
         keys = [*parameters, *(key for key in before if key not in parameters)]
         changed = [

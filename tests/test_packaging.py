@@ -20,7 +20,8 @@ def normalise(requirement: str) -> tuple[str, str]:
 
 def pyproject_requirements() -> dict[str, str]:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    requirements = project["dependencies"] + project["optional-dependencies"]["dev"]
+    extras = project["optional-dependencies"]
+    requirements = project["dependencies"] + [r for extra in extras.values() for r in extra]
     return dict(normalise(r) for r in requirements)
 
 
@@ -52,3 +53,8 @@ def test_python_version_is_allowed_by_pyproject():
 def test_every_pin_is_a_compatible_release_pin():
     for name, spec in pyproject_requirements().items():
         assert spec.startswith("~="), f"{name} should be pinned with ~= (got {spec!r})"
+
+
+def test_the_cluster_extra_brings_dask_distributed():
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    assert {normalise(r)[0] for r in extras["cluster"]} == {"distributed", "dask"}

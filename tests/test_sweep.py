@@ -213,3 +213,106 @@ def test_an_unknown_kernel_stops_the_sweep_before_any_run(tmp_path):
     with pytest.raises(ValueError, match="Jupyter has no kernel named 'no-such-kernel'. Register"):
         run_sweep(NB01, [{"epochs": 1}], tmp_path / "sweep", kernel_name="no-such-kernel", progress=False)
     assert not (tmp_path / "sweep").exists()
+
+
+def test_notebook_defaults_reads_the_parameters_cell(tmp_path):
+    from sweep_support import write_tiny_notebook
+
+    from rnn_helpers.sweep import notebook_defaults
+
+    notebook = json.loads(write_tiny_notebook(tmp_path / "tiny.ipynb", value=3).read_text())
+    assert notebook_defaults(notebook) == {"value": 3, "pause": 0.0, "seed": 0, "output_dir": None}
+    cell = notebook["cells"][0]
+    cell["source"] = "a = 1\nb: float = 2.5\nc = sorted([2, 1])  # not a literal\nd, e = 1, 2\n"
+    assert notebook_defaults(notebook) == {"a": 1, "b": 2.5, "c": "sorted([2, 1])"}
+    cell["source"] = "%env X=1\na = 1"  # not plain Python: the whole cell is the fingerprint
+    assert notebook_defaults(notebook) == {"(parameters cell)": "%env X=1\na = 1"}
+    cell["metadata"]["tags"] = []
+    assert notebook_defaults(notebook) == {}
+
+
+def test_previous_run_reuses_only_a_run_made_with_the_same_parameters(tmp_path):
+    from rnn_helpers.sweep import RECORD, previous_run, run_parameters
+
+    folder = tmp_path / "run"
+    wanted = run_parameters({"epochs": 10, "clip_norm": 1.0, "output_dir": None}, {"epochs": 3})
+    assert wanted == {"epochs": 3, "clip_norm": 1.0}  # where a run goes is not what it computes
+    assert previous_run(folder, wanted) == ("run", "")
+    folder.mkdir()
+    (folder / "metrics.json").write_text(json.dumps({"test": {"accuracy": 0.9}}))
+    action, why = previous_run(folder, wanted)
+    assert action == "rerun" and "neither a sweep-run.json nor the parameters" in why
+
+    # A run from before the record existed: compared through the checked values in metrics.json.
+    checked = {"epochs": 3, "clip_norm": 1.0, "output_dir": "/elsewhere", "cell": "rnn"}
+    (folder / "metrics.json").write_text(json.dumps({"parameters": checked}))
+    assert previous_run(folder, wanted) == ("reuse", "")
+    assert previous_run(folder, {**wanted, "cell": "RNN"}) == ("reuse", "")  # checked: lower case
+    assert previous_run(folder, {**wanted, "clip_norm": 2.0}) == ("rerun", "clip_norm: 1.0 then, 2.0 now")
+    assert previous_run(folder, {**wanted, "augment_shift": 0}) == (
+        "rerun",
+        "augment_shift: not set then, 0 now",
+    )
+
+    # With the record: exactly the same parameters, nothing more and nothing less.
+    (folder / RECORD).write_text(json.dumps({"parameters": wanted}))
+    assert previous_run(folder, wanted) == ("reuse", "")
+    assert previous_run(folder, {**wanted, "cell": "RNN"})[0] == "rerun"
+    assert previous_run(folder, {"epochs": 3}) == ("rerun", "clip_norm: 1.0 then, not set now")
+    (folder / RECORD).write_text("{not json")
+    assert previous_run(folder, wanted) == ("rerun", "its sweep-run.json is unreadable")
+    (folder / "error.json").write_text("{}")  # a failed run is run again, whatever it holds
+    assert previous_run(folder, wanted) == ("run", "")
+
+
+def test_a_run_is_written_whole_or_not_at_all(tmp_path):
+    from rnn_helpers.sweep import _recover, _store_run
+
+    folder = tmp_path / "lr=0.1"
+    _store_run(folder, {"a.txt": b"old", "sub/b.bin": b"\x00"}, {"metrics.json": {"x": 1}})
+    assert sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()) == [
+        "a.txt",
+        "metrics.json",
+        "sub/b.bin",
+    ]
+    with pytest.raises(ValueError, match="outside its folder"):
+        _store_run(folder, {"a.txt": b"new", "../escape.txt": b"!"}, {})
+    assert (folder / "a.txt").read_bytes() == b"old" and not (tmp_path / "escape.txt").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["lr=0.1"]  # no .part folder left
+    _store_run(folder, {"c.txt": b"new"}, {})  # a new result replaces the old one entirely
+    assert sorted(p.name for p in folder.iterdir()) == ["c.txt"]
+
+    # What a crash between the two renames leaves: the old folder comes back, a .part goes;
+    # another run whose name starts the same is left alone.
+    os_replace = (tmp_path / "lr=0.1").rename
+    os_replace(tmp_path / ".lr=0.1.0123abcd.old")
+    (tmp_path / ".lr=0.1.89abcdef.part").mkdir()
+    (tmp_path / ".lr=0.15.0123abcd.old").mkdir()
+    _recover(folder)
+    assert (folder / "c.txt").read_bytes() == b"new"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".lr=0.15.0123abcd.old", "lr=0.1"]
+
+
+@pytest.mark.slow
+def test_changed_notebook_defaults_make_finished_runs_run_again(tmp_path, capsys):
+    """A finished run is reused only while the notebook's defaults stay what they were."""
+    from sweep_support import read_metrics, write_tiny_notebook
+
+    notebook = write_tiny_notebook(tmp_path / "tiny.ipynb", value=1)
+    sets = [{"seed": 0}, {"seed": 1, "value": 7}]
+    root = tmp_path / "sweep"
+    rows = run_sweep(notebook, sets, root, kernel_name="python3", progress=False)
+    assert [r["status"] for r in rows] == ["done", "done"] and rows[0]["test_accuracy"] == 0.01
+    assert [r["status"] for r in run_sweep(notebook, sets, root, kernel_name="python3", progress=False)] == [
+        "skipped: done before",
+        "skipped: done before",
+    ]
+    capsys.readouterr()
+
+    write_tiny_notebook(notebook, value=2)  # the notebook's default changes
+    rows = run_sweep(notebook, sets, root, kernel_name="python3", progress=False)
+    # The run that used the default is made again; the one that set value itself is still valid.
+    assert [r["status"] for r in rows] == ["done", "skipped: done before"]
+    assert rows[0]["test_accuracy"] == 0.02 == read_metrics(root / "seed=0")["test"]["accuracy"]
+    assert "seed=0: finished before with other parameters (value: 1 then, 2 now)" in capsys.readouterr().err
+    assert rows[1]["test_accuracy"] == 0.07

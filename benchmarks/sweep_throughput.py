@@ -1,0 +1,111 @@
+"""Sweep throughput: the same small grid run one notebook at a time, then on a local Dask cluster.
+
+Runs notebook 01 once per seed (default: 4 seeds, 2 epochs, 10,000 training images, the
+notebook's other defaults) twice: with ``rnn_helpers.sweep.run_sweep`` in this process
+(one run after another, no Dask), then with ``--workers`` runs at once on a Dask cluster
+started on this machine (``rnn_helpers.cluster.local_client``). Both sweeps go into a
+temporary folder. Prints, and writes as JSON with ``--json``: the machine (CPU model,
+cores, load average before and after), each sweep's wall time and runs per minute, the
+ratio of the two, and whether both gave the same test and validation accuracies.
+
+    python benchmarks/sweep_throughput.py
+    python benchmarks/sweep_throughput.py --runs 8 --workers 4 --epochs 1
+
+Needs the MNIST files (see the README's data section) and the cluster extra.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import tempfile
+import time
+from pathlib import Path
+
+from rnn_helpers.cluster import local_client
+from rnn_helpers.sweep import run_sweep
+
+NB01 = Path(__file__).resolve().parents[1] / "notebooks" / "01_vanilla_rnn_mnist.ipynb"
+
+
+def cpu_model() -> str:
+    """The CPU's model name from /proc/cpuinfo (Linux), else what :mod:`platform` says."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def load() -> list[float]:
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return []
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--runs", type=int, default=4, help="runs in the grid (seeds 1..runs)")
+    parser.add_argument("--workers", type=int, default=2, help="runs at once on the local cluster")
+    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--n-train", type=int, default=10000)
+    parser.add_argument("--kernel", default="python3", help="Jupyter kernel for the runs")
+    parser.add_argument("--json", type=Path, help="also write the results to this JSON file")
+    args = parser.parse_args()
+
+    sets = [
+        {"seed": seed, "epochs": args.epochs, "n_train": args.n_train} for seed in range(1, args.runs + 1)
+    ]
+    report: dict = {
+        "machine": {"cpu": cpu_model(), "cores": os.cpu_count(), "load_before": load()},
+        "grid": {"runs": args.runs, "epochs": args.epochs, "n_train": args.n_train},
+    }
+    with tempfile.TemporaryDirectory(prefix="sweep-throughput-") as folder:
+        start = time.perf_counter()
+        alone = run_sweep(NB01, sets, Path(folder, "sequential"), kernel_name=args.kernel, progress=False)
+        sequential = time.perf_counter() - start
+        with local_client(args.workers) as client:
+            start = time.perf_counter()  # the cluster's start-up (a few seconds) is not counted
+            spread = run_sweep(
+                NB01, sets, Path(folder, "cluster"), kernel_name=args.kernel, progress=False, client=client
+            )
+            clustered = time.perf_counter() - start
+    report["machine"]["load_after"] = load()
+    failed = [r["run"] for r in alone + spread if r["status"] != "done"]
+    if failed:
+        raise SystemExit(f"runs failed: {failed}")
+    same = all(
+        a["test_accuracy"] == b["test_accuracy"] and a["val_accuracy"] == b["val_accuracy"]
+        for a, b in zip(alone, spread, strict=True)
+    )
+    report["sequential"] = {
+        "seconds": round(sequential, 1),
+        "runs_per_minute": round(60 * args.runs / sequential, 2),
+    }
+    report[f"workers_{args.workers}"] = {
+        "seconds": round(clustered, 1),
+        "runs_per_minute": round(60 * args.runs / clustered, 2),
+    }
+    report["speed_up"] = round(sequential / clustered, 2)
+    report["same_accuracies"] = same
+    report["test_accuracies"] = [r["test_accuracy"] for r in alone]
+    m = report["machine"]
+    print(f"machine: {m['cpu']}, {m['cores']} cores")
+    print(f"load average (1, 5, 15 min) before: {m['load_before']}, after: {m['load_after']}")
+    print(f"grid: {args.runs} runs x {args.epochs} epochs, n_train {args.n_train}")
+    print(f"sequential:           {sequential:6.1f} s  {60 * args.runs / sequential:5.2f} runs/min")
+    print(
+        f"--workers {args.workers}:          {clustered:6.1f} s  {60 * args.runs / clustered:5.2f} runs/min"
+    )
+    print(f"speed-up: {sequential / clustered:.2f}x; same test and validation accuracies: {same}")
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

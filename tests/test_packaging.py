@@ -53,9 +53,9 @@ def test_python_version_is_allowed_by_pyproject():
 
 def test_tf1_extra_matches_tensorflow():
     """tf-keras only works with the TensorFlow of the same minor version."""
-    requirements = pyproject_requirements()
-    assert requirements["tf-keras"] == requirements["tensorflow"], (
-        f"tf-keras {requirements['tf-keras']} and tensorflow {requirements['tensorflow']} must be pinned alike"
+    pins = pyproject_requirements()
+    assert pins["tf-keras"] == pins["tensorflow"], (
+        f"tf-keras {pins['tf-keras']} and tensorflow {pins['tensorflow']} must be pinned alike"
     )
 
 

@@ -11,6 +11,7 @@ loop, built from the project's ``randomize``, ``get_next_batch`` and
 
 from __future__ import annotations
 
+import ast
 import importlib.util
 import os
 import subprocess
@@ -21,6 +22,7 @@ from pathlib import Path
 
 import keras
 import numpy as np
+import tensorflow as tf
 from matplotlib.figure import Figure
 
 from .batching import get_next_batch, randomize
@@ -123,6 +125,61 @@ def run_tf1(
     return TF1Run(log=process.stdout, arrays=arrays)
 
 
+def make_tf1_adam_step(
+    model: keras.Model,
+    loss_fn: keras.losses.Loss,
+    learning_rate: float = 0.001,
+    epsilon: float = 1e-8,
+    beta_1: float = 0.9,
+    beta_2: float = 0.999,
+):
+    """Like :func:`rnn_helpers.training.make_train_step`, but the update is TensorFlow 1's Adam.
+
+    ``tf.compat.v1.train.AdamOptimizer`` updates each variable with one fused kernel
+    (``ApplyAdam``; here its resource-variable twin ``tf.raw_ops.ResourceApplyAdam``) and
+    keeps ``beta_1**t`` and ``beta_2**t`` as running float32 products, multiplied after every
+    step; Keras's ``Adam`` computes the same formula from separate operations and the
+    powers from the step count. Mathematically the two are the same update; this step exists
+    to measure how much of the difference between the frameworks is the optimiser's rounding.
+
+    Returns:
+        A compiled ``step(x_batch, y_batch) -> (loss, accuracy)`` (before the update).
+    """
+    variables = list(model.trainable_variables)
+    m_slots = [tf.Variable(tf.zeros(v.shape, tf.float32), trainable=False) for v in variables]
+    v_slots = [tf.Variable(tf.zeros(v.shape, tf.float32), trainable=False) for v in variables]
+    beta_1_power = tf.Variable(beta_1, dtype=tf.float32, trainable=False)
+    beta_2_power = tf.Variable(beta_2, dtype=tf.float32, trainable=False)
+    settings = {"lr": learning_rate, "beta1": beta_1, "beta2": beta_2, "epsilon": epsilon}
+    constants = {name: tf.constant(value, tf.float32) for name, value in settings.items()}
+
+    @tf.function
+    def step(x_batch, y_batch):
+        with tf.GradientTape() as tape:
+            logits = model(x_batch, training=True)
+            loss = loss_fn(y_batch, logits)
+        gradients = tape.gradient(loss, variables)
+        updates = [
+            tf.raw_ops.ResourceApplyAdam(
+                var=variable.handle,
+                m=m.handle,
+                v=v.handle,
+                beta1_power=beta_1_power,
+                beta2_power=beta_2_power,
+                grad=gradient,
+                **constants,
+            )  # fmt: skip
+            for variable, m, v, gradient in zip(variables, m_slots, v_slots, gradients, strict=True)
+        ]
+        with tf.control_dependencies(updates):
+            beta_1_power.assign(beta_1_power * beta_1)
+            beta_2_power.assign(beta_2_power * beta_2)
+        correct = tf.equal(tf.argmax(logits, axis=1), tf.argmax(y_batch, axis=1))
+        return loss, tf.reduce_mean(tf.cast(correct, tf.float32))
+
+    return step
+
+
 def train_like_tf1(
     model: keras.Model,
     x_train: np.ndarray,
@@ -133,6 +190,7 @@ def train_like_tf1(
     learning_rate: float = 0.001,
     epsilon: float = 1e-8,
     seed: int | None = 42,
+    adam: str = "keras",
 ) -> tuple[np.ndarray, np.ndarray]:
     """The original's training loop in TensorFlow 2: the same batches in the same order.
 
@@ -147,12 +205,20 @@ def train_like_tf1(
         epochs, batch_size, learning_rate, seed: as in the TensorFlow 1 run to match.
         epsilon: Adam's epsilon; ``tf.compat.v1.train.AdamOptimizer``'s default is 1e-8,
             Keras's 1e-7.
+        adam: ``"keras"`` (``keras.optimizers.Adam``, the port) or ``"tf1"`` (TensorFlow 1's
+            fused Adam kernel, :func:`make_tf1_adam_step`, for measuring).
 
     Returns:
         ``(losses, accuracies)``: every step's batch loss and accuracy (before its update).
     """
-    optimizer = keras.optimizers.Adam(learning_rate=learning_rate, epsilon=epsilon)
-    step = make_train_step(model, optimizer, keras.losses.CategoricalCrossentropy(from_logits=True))
+    loss_fn = keras.losses.CategoricalCrossentropy(from_logits=True)
+    if adam == "keras":
+        optimizer = keras.optimizers.Adam(learning_rate=learning_rate, epsilon=epsilon)
+        step = make_train_step(model, optimizer, loss_fn)
+    elif adam == "tf1":
+        step = make_tf1_adam_step(model, loss_fn, learning_rate=learning_rate, epsilon=epsilon)
+    else:
+        raise ValueError(f"adam={adam!r}: use 'keras' or 'tf1'.")
     rng = np.random.default_rng(seed)
     losses, accuracies = [], []
     for _ in range(epochs):
@@ -166,15 +232,36 @@ def train_like_tf1(
     return np.array(losses, np.float32), np.array(accuracies, np.float32)
 
 
-def side_by_side(columns: Mapping[str, Sequence[float]], rows: int = 10, digits: int = 7) -> str:
-    """A plain-text table of per-step values, one column per run, with the step number first."""
+def side_by_side(
+    columns: Mapping[str, Sequence[float]], rows: int = 10, formats: Mapping[str, str] | None = None
+) -> str:
+    """A plain-text table of per-step values, one column per run, the step number first.
+
+    ``formats`` gives a column's number format (default ``".7f"``), e.g. ``{"gap": ".1e"}``.
+    """
+    formats = formats or {}
     names = list(columns)
-    width = max(digits + 5, *(len(n) for n in names))
-    lines = ["step".rjust(5) + "".join(n.rjust(width + 2) for n in names)]
-    count = min(rows, *(len(v) for v in columns.values()))
-    for i in range(count):
-        lines.append(f"{i + 1:5d}" + "".join(f"{columns[n][i]:{width + 2}.{digits}f}" for n in names))
+    width = max(12, *(len(n) for n in names)) + 2
+    lines = ["step" + "".join(n.rjust(width) for n in names)]
+    for i in range(min(rows, *(len(v) for v in columns.values()))):
+        cells = (format(float(columns[n][i]), formats.get(n, ".7f")).rjust(width) for n in names)
+        lines.append(f"{i + 1:4d}" + "".join(cells))
     return "\n".join(lines)
+
+
+def one_step_up(weights: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Every weight moved to the next float32 number above it: the smallest change there is."""
+    return {k: np.nextafter(np.asarray(v, np.float32), np.float32(np.inf)) for k, v in weights.items()}
+
+
+def tf1_source(*names: str) -> str:
+    """The source of functions of :mod:`rnn_helpers.tf1`, read from its file (not imported)."""
+    text = (Path(__file__).parent / "tf1.py").read_text()
+    functions = {node.name: node for node in ast.parse(text).body if isinstance(node, ast.FunctionDef)}
+    unknown = [n for n in names if n not in functions]
+    if unknown:
+        raise ValueError(f"rnn_helpers.tf1 has no function {', '.join(unknown)}.")
+    return "\n\n".join(ast.get_source_segment(text, functions[n]) for n in names)
 
 
 def initial_weight_summary(weights: Mapping[str, np.ndarray]) -> dict[str, float]:
@@ -191,18 +278,17 @@ def initial_weight_summary(weights: Mapping[str, np.ndarray]) -> dict[str, float
     }
 
 
-def plot_step_differences(
-    reference: np.ndarray, others: Mapping[str, np.ndarray], title: str = "TF1 graph vs TF2 port"
-) -> Figure:
-    """Per-step losses of the reference run, and ``|loss - reference|`` of each other run (log scale)."""
+def plot_step_differences(reference: np.ndarray, gaps: Mapping[str, np.ndarray]) -> Figure:
+    """Left: the reference run's per-step losses. Right: each named per-step gap ``|loss - loss'|``
+    on a log scale (zeros drawn at 1e-9)."""
     figure = Figure(figsize=(10, 3.6))
     left, right = figure.subplots(1, 2)
     steps = np.arange(1, len(reference) + 1)
-    left.plot(steps, reference, color="black", lw=1, label="TF1 graph")
-    for name, losses in others.items():
-        right.semilogy(steps, np.maximum(np.abs(np.asarray(losses) - reference), 1e-9), lw=0.8, label=name)
-    left.set(xlabel="step", ylabel="batch loss", title="batch loss (TF1 graph)")
-    right.set(xlabel="step", ylabel="|loss - TF1 loss| (floor 1e-9)", title=title)
+    left.plot(steps, reference, color="black", lw=0.8)
+    for name, gap in gaps.items():
+        right.semilogy(steps[: len(gap)], np.maximum(np.asarray(gap), 1e-9), lw=0.8, label=name)
+    left.set(xlabel="step", ylabel="batch loss", title="batch loss, TF1 graph")
+    right.set(xlabel="step", ylabel="|difference in batch loss|", title="gaps between runs, step by step")
     right.legend(fontsize=8)
     left.grid(alpha=0.3)
     right.grid(alpha=0.3, which="both")

@@ -231,10 +231,16 @@ def test_tf1_graph_and_keras_port_agree_step_by_step(mnist, tmp_path):
         gaps[epsilon] = float(np.abs(loss - tf1_loss).max())
         if epsilon == 1e-8:
             np.testing.assert_allclose(accuracy, tf1.arrays["step_accuracy"], atol=0.0105)  # one image
-    # Measured 4e-7 (rounding: the two add the same products in another order); AdamOptimizer's
+    model = RNN(seed=0)
+    set_weights(model, start)
+    loss, _ = train_like_tf1(model, x_train[:500], y_train[:500], seed=5, adam="tf1")
+    gaps["TF1's Adam kernel"] = float(np.abs(loss - tf1_loss).max())
+    # Measured 5e-7 and 0 (rounding: the same arithmetic in another order); AdamOptimizer's
     # epsilon (1e-8) vs Keras's (1e-7) alone makes a gap about 100 times larger.
-    assert gaps[1e-8] < 2e-5, gaps
+    assert gaps[1e-8] < 2e-5 and gaps["TF1's Adam kernel"] < 2e-5, gaps
     assert gaps[1e-7] > 10 * gaps[1e-8], gaps
+    with pytest.raises(ValueError, match="adam='sgd'"):
+        train_like_tf1(model, x_train[:500], y_train[:500], adam="sgd")
 
 
 @pytest.mark.slow

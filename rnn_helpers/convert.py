@@ -32,11 +32,17 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
-import keras
-import numpy as np
-import tensorflow as tf
+from .startup import _muted_stderr
 
-from .model import RNN, OutputLayer
+with _muted_stderr():  # TensorFlow's C++ start-up lines, when this runs as a command
+    import tensorflow as tf
+
+    tf.config.list_physical_devices()
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+from .model import RNN, OutputLayer  # noqa: E402
 
 #: The names ``Saver`` gives the original graph's variables.
 TF1_NAMES = {"kernel": "rnn/basic_rnn_cell/kernel", "bias": "rnn/basic_rnn_cell/bias", "W": "W", "b": "b"}

@@ -270,7 +270,7 @@ def initial_weight_summary(weights: Mapping[str, np.ndarray]) -> dict[str, float
     """
     w_h = np.asarray(weights["W_h"], np.float64)
     return {
-        "W_x max |w|": float(np.abs(weights["W_x"]).max()),
+        "W_x largest magnitude": float(np.abs(weights["W_x"]).max()),
         "W_x std": float(np.std(weights["W_x"])),
         "W_h std": float(np.std(w_h)),
         "W_h largest singular value": float(np.linalg.svd(w_h, compute_uv=False)[0]),

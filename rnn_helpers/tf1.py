@@ -83,10 +83,15 @@ import types  # noqa: E402
 import warnings  # noqa: E402
 
 import numpy as np  # noqa: E402
-import tensorflow.compat.v1 as tf  # noqa: E402
-import tf_keras  # noqa: E402
 
 from . import get_next_batch, load_data, randomize  # noqa: E402
+from .startup import _muted_stderr  # noqa: E402
+
+with _muted_stderr():  # TensorFlow's C++ start-up lines (the original printed none)
+    import tensorflow.compat.v1 as tf
+    import tf_keras
+
+    tf.config.list_physical_devices()
 
 if tf_keras.__version__.split(".")[:2] != tf.__version__.split(".")[:2]:
     raise TF1Unavailable(
@@ -486,10 +491,13 @@ def _positive(text: str) -> int:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    if args.command == "train":
-        run_training(args)
-    else:
-        run_evaluation(args)
+    try:
+        if args.command == "train":
+            run_training(args)
+        else:
+            run_evaluation(args)
+    except (ValueError, FileNotFoundError) as error:  # bad weights, missing files, data not found
+        sys.exit(f"error: {error}")
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@ the checkpoint converter (rnn_helpers.convert) both ways, and the errors when ei
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -267,3 +268,44 @@ def test_checkpoint_round_trip_gives_the_same_logits_on_the_whole_test_set(mnist
     assert "Restored 4 variables" in evaluated.log
     # The original graph with the weights converted there and back computes bit for bit what it did.
     np.testing.assert_array_equal(evaluated.arrays["test_logits"], tf1_logits)
+
+
+# ---------------------------------------------------------------- notebook 04 with papermill
+
+NB04 = ROOT / "notebooks" / "04_from_tf1_to_tf2.ipynb"
+
+
+def run_notebook(tmp_path: Path, **parameters) -> dict:
+    papermill = pytest.importorskip("papermill")
+    executed = tmp_path / NB04.name
+    papermill.execute_notebook(
+        NB04, executed, parameters=parameters, kernel_name="python3", cwd=str(NB04.parent), progress_bar=False
+    )
+    return json.loads(executed.read_text())
+
+
+def outputs(notebook: dict) -> str:
+    texts = []
+    for cell in notebook["cells"]:
+        for output in cell.get("outputs", []):
+            texts.append("".join(output.get("text", "")))
+            texts.append("".join(output.get("data", {}).get("text/markdown", "")))
+    return "\n".join(texts)
+
+
+@pytest.mark.slow
+@pytest.mark.realdata
+def test_notebook_04_quick_run(mnist, tmp_path):
+    text = outputs(run_notebook(tmp_path, n_train=2000))
+    assert "Training on the first 2000 training images." in text
+    assert "Keras model holds the TF1 starting weights exactly: True" in text
+    assert "the converted model holds the trained TF1 weights exactly: True" in text
+    assert "identical bit for bit: True" in text
+    assert "temporary folder removed: True" in text
+
+
+@pytest.mark.slow
+def test_notebook_04_refuses_a_bad_parameter(tmp_path):
+    papermill = pytest.importorskip("papermill")
+    with pytest.raises(papermill.PapermillExecutionError, match=r"n_train = 50 is smaller than batch_size"):
+        run_notebook(tmp_path, n_train=50)

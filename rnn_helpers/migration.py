@@ -194,8 +194,8 @@ def train_like_tf1(
 ) -> tuple[np.ndarray, np.ndarray]:
     """The original's training loop in TensorFlow 2: the same batches in the same order.
 
-    Every epoch shuffles with ``randomize(x, y, rng)`` (``rng = default_rng(seed)``, as
-    :mod:`rnn_helpers.tf1` does), cuts ``len(y) // batch_size`` batches with
+    Every epoch shuffles with ``x, y = randomize(x, y, rng)`` (``rng = default_rng(seed)``,
+    as :mod:`rnn_helpers.tf1` does), cuts ``len(y) // batch_size`` batches with
     ``get_next_batch`` and takes one Adam step on each with
     :func:`rnn_helpers.training.make_train_step`.
 
@@ -222,10 +222,11 @@ def train_like_tf1(
     rng = np.random.default_rng(seed)
     losses, accuracies = [], []
     for _ in range(epochs):
-        x_shuffled, y_shuffled = randomize(x_train, y_train, rng)
+        # As the original: each epoch shuffles the previous epoch's order again.
+        x_train, y_train = randomize(x_train, y_train, rng)
         for iteration in range(len(y_train) // batch_size):
             start = iteration * batch_size
-            x_batch, y_batch = get_next_batch(x_shuffled, y_shuffled, start, start + batch_size)
+            x_batch, y_batch = get_next_batch(x_train, y_train, start, start + batch_size)
             loss, accuracy = step(x_batch, y_batch)
             losses.append(float(loss))
             accuracies.append(float(accuracy))

@@ -32,12 +32,16 @@ line for line, except for these differences (also listed in docs/migrating_from_
    the defaults. A graph-level seed (``tf.set_random_seed``) makes the starting weights
    reproducible; the original had none.
 5. The optimiser step also fetches the batch's loss and accuracy (``sess.run([optimizer,
-   loss, accuracy], ...)``), i.e. their values *before* the update, which is what the
+   loss, accuracy], ...)``) and records them: their values *before* the update, which is what the
    TensorFlow 2 train step returns; the original ran ``[loss, accuracy]`` a second time after
    the step, every ``display_freq`` iterations, so its printed loss was the one after the update.
 6. The test also runs on all 10,000 test images (the original: the first 1,000, still
    printed as before); plotting is left to the notebooks; ``InteractiveSession`` is closed at
-   the end, as the original's text says. TensorFlow's deprecation warnings are silenced.
+   the end, as the original's text says. TensorFlow's deprecation warnings and start-up
+   log lines are silenced.
+7. The tutorial's page lost a few fragments of code in rendering (the ``sess.run(...)`` calls
+   of the training and test cells, the arguments of the two ``tf.get_variable`` calls); they
+   are completed in the one way the surrounding code allows.
 """
 
 from __future__ import annotations
@@ -94,10 +98,13 @@ with _muted_stderr():  # TensorFlow's C++ start-up lines (the original printed n
     tf.config.list_physical_devices()
 
 if tf_keras.__version__.split(".")[:2] != tf.__version__.split(".")[:2]:
-    raise TF1Unavailable(
+    _mismatch = TF1Unavailable(
         f"tf-keras {tf_keras.__version__} does not match TensorFlow {tf.__version__}: their versions must "
         f"share major and minor numbers. Reinstall the tf1 extra: {INSTALL_HINT}"
     )
+    if __name__ == "__main__":
+        sys.exit(f"error: {_mismatch}")
+    raise _mismatch
 
 tf.logging.set_verbosity(tf.logging.ERROR)
 warnings.filterwarnings("ignore", message=r".*is deprecated", category=UserWarning)

@@ -20,8 +20,9 @@ def normalise(requirement: str) -> tuple[str, str]:
 
 def pyproject_requirements() -> dict[str, str]:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    extras = project["optional-dependencies"]
-    requirements = project["dependencies"] + [r for extra in extras.values() for r in extra]
+    requirements = list(project["dependencies"])
+    for extra in project["optional-dependencies"].values():  # dev, tf1, ...: environment.yml has them all
+        requirements += extra
     return dict(normalise(r) for r in requirements)
 
 
@@ -48,6 +49,14 @@ def test_python_version_is_allowed_by_pyproject():
     low, high = re.match(r">=(\d+\.\d+),<(\d+\.\d+)", requires).groups()
     as_tuple = lambda v: tuple(map(int, v.split(".")))  # noqa: E731
     assert as_tuple(low) <= (major, minor) < as_tuple(high)
+
+
+def test_tf1_extra_matches_tensorflow():
+    """tf-keras only works with the TensorFlow of the same minor version."""
+    pins = pyproject_requirements()
+    assert pins["tf-keras"] == pins["tensorflow"], (
+        f"tf-keras {pins['tf-keras']} and tensorflow {pins['tensorflow']} must be pinned alike"
+    )
 
 
 def test_every_pin_is_a_compatible_release_pin():

@@ -19,8 +19,11 @@ def normalise(requirement: str) -> tuple[str, str]:
 
 
 def pyproject_requirements() -> dict[str, str]:
+    """The main dependencies and those of every extra (dev, widgets, browser, ...)."""
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    requirements = project["dependencies"] + project["optional-dependencies"]["dev"]
+    requirements = list(project["dependencies"])
+    for extra in project["optional-dependencies"].values():
+        requirements += extra
     return dict(normalise(r) for r in requirements)
 
 

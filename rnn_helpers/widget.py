@@ -176,16 +176,8 @@ def plot_reading(
         axes["drawing"].set_yticks([])
     ax = axes["image"]
     shown = reading.image.copy()
+    shown[row:] *= 0.25  # rows not read yet, faded
     ax.imshow(shown, cmap="binary", vmin=0, vmax=1)
-    if row < timesteps:  # rows not read yet, greyed out
-        ax.imshow(
-            np.ones((timesteps - row, shown.shape[1])),
-            cmap="Greys",
-            alpha=0.25,
-            vmin=0,
-            vmax=4,
-            extent=(-0.5, shown.shape[1] - 0.5, timesteps - 0.5, row - 0.5),
-        )
     ax.add_patch(_row_box(row, shown.shape[1]))
     ax.set_title(f"what the network receives: row {row} of {timesteps}", fontsize=9)
     ax.set_xticks([])

@@ -37,8 +37,9 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check rnn_helpers tests benchmarks
 
+# Open the notebooks in JupyterLab. Extra JupyterLab options: LAB_ARGS="--port=8890".
 lab: setup
-	$(BIN)/jupyter lab notebooks
+	$(BIN)/jupyter lab $(LAB_ARGS) notebooks
 
 # Make the kernel visible to a Jupyter installed outside .venv as well.
 kernel-user: setup

@@ -52,6 +52,7 @@ function render({ model, el }) {
   const probColumn = element("div", "rnn-reader-column", root);
   element("div", "rnn-reader-label", probColumn, "Class probabilities after each row");
   const map = element("canvas", "rnn-reader-map", probColumn);
+  element("div", "rnn-reader-caption", probColumn, "rows read: 1 → 28; bright = likely");
   const bars = element("div", "rnn-reader-bars", probColumn);
 
   const answer = element("div", "rnn-reader-answer", root);
@@ -158,23 +159,32 @@ function render({ model, el }) {
   }
 
   function paintMap() {
+    // rows read from left to right, one line per class, class names in the left margin
     const names = model.get("class_names");
     const probabilities = model.get("probabilities");
-    map.width = ROWS * mapCell.w;
+    const margin = 18;
+    map.width = margin + ROWS * mapCell.w;
     map.height = names.length * mapCell.h;
     const ctx = map.getContext("2d");
-    ctx.fillStyle = "#f4f4f4";
+    ctx.fillStyle = "#fff";
     ctx.fillRect(0, 0, map.width, map.height);
+    ctx.fillStyle = "#f4f4f4";
+    ctx.fillRect(margin, 0, map.width - margin, map.height);
+    ctx.fillStyle = "#222";
+    ctx.font = "10px sans-serif";
+    ctx.textAlign = "right";
+    ctx.textBaseline = "middle";
+    names.forEach((name, c) => ctx.fillText(name, margin - 4, (c + 0.5) * mapCell.h, margin - 4));
     probabilities.forEach((after, r) => {
       after.forEach((p, c) => {
         ctx.fillStyle = viridis(p);
-        ctx.fillRect(r * mapCell.w, c * mapCell.h, mapCell.w, mapCell.h);
+        ctx.fillRect(margin + r * mapCell.w, c * mapCell.h, mapCell.w, mapCell.h);
       });
     });
     if (probabilities.length) {
       ctx.strokeStyle = "#d62728";
       ctx.lineWidth = 2;
-      ctx.strokeRect(row * mapCell.w - mapCell.w, 1, mapCell.w, map.height - 2);
+      ctx.strokeRect(margin + (row - 1) * mapCell.w, 1, mapCell.w, map.height - 2);
     }
   }
 

@@ -324,14 +324,23 @@ def open_notebook(page, server: Server, name: str):
     page.goto(f"{server.url}lab/tree/{name}?reset", timeout=STARTUP_TIMEOUT_S * 1000)
     panel = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden)").first
     panel.wait_for(state="visible", timeout=STARTUP_TIMEOUT_S * 1000)
-    # a kernel is chosen and started, and idle, before anything is run
-    name = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Toolbar-kernelName").first
-    name.wait_for(state="visible", timeout=STARTUP_TIMEOUT_S * 1000)
+    # a kernel is chosen and started, and idle, before anything is run; when the notebook's
+    # kernel is not installed, JupyterLab asks instead, offering its default kernel
+    kernel = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Toolbar-kernelName").first
+    kernel.wait_for(state="visible", timeout=STARTUP_TIMEOUT_S * 1000)
     page.wait_for_function(
-        "el => !['', 'No Kernel', 'Kernel'].includes(el.textContent.trim())",
-        arg=name.element_handle(),
+        "el => document.querySelector('.jp-Dialog')"
+        " || !['', 'No Kernel', 'Kernel'].includes(el.textContent.trim())",
+        arg=kernel.element_handle(),
         timeout=STARTUP_TIMEOUT_S * 1000,
     )
+    dialog = page.locator(".jp-Dialog")
+    if dialog.count():
+        asked = " ".join(dialog.first.inner_text().split())
+        raise AssertionError(
+            f"JupyterLab asks which kernel to run {name} with ({asked!r}): the kernel the notebook "
+            f"names is not installed. Run `make setup` to install {KERNEL_DISPLAY_NAME!r}."
+        )
     kernel_status(page, "idle", timeout=STARTUP_TIMEOUT_S)
     return panel
 
@@ -427,8 +436,8 @@ def run_in_jupyterlab(notebook: Path, lab: Server, page, workspace: Path) -> Non
     shots = screenshot_dir()
     open_notebook(page, lab, notebook.name)
     assert kernel_name_shown(page) == KERNEL_DISPLAY_NAME, (
-        "JupyterLab opened the notebook with another kernel (it falls back silently when the "
-        f"notebook's kernel is missing): run `make setup` to install {KERNEL_DISPLAY_NAME!r}"
+        f"JupyterLab opened {notebook.name} with another kernel than {KERNEL_DISPLAY_NAME!r}: "
+        "is the notebook's kernelspec right, and was `make setup` run?"
     )
     n_cells = len(prompts(page))
     assert n_cells == sum(c["cell_type"] == "code" for c in json.loads(notebook.read_text())["cells"]) + 1, (
@@ -466,6 +475,20 @@ def run_in_jupyterlab(notebook: Path, lab: Server, page, workspace: Path) -> Non
     if notebook.stem == "05_draw_a_digit":
         check_drawing(page, shots)
     shut_down_kernels(page)
+
+
+def test_a_missing_kernel_is_caught(lab, page, workspace):
+    """The kernel check can fail: a notebook naming a kernel that is not installed."""
+    import nbformat
+
+    folder = workspace / "notebooks" / "missing-kernel"
+    folder.mkdir(exist_ok=True)
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1 + 1")])
+    nb.metadata.kernelspec = {"name": "no-such-kernel", "display_name": "Python 3 (no-such-kernel)"}
+    nbformat.write(nb, folder / "missing.ipynb")
+    with pytest.raises(AssertionError, match="the kernel the notebook names is not installed"):
+        open_notebook(page, lab, "missing-kernel/missing.ipynb")
+    page.screenshot(path=str(screenshot_dir() / "missing_kernel.png"))
 
 
 def draw(page, canvas, points: list[tuple[float, float]]) -> None:
@@ -574,7 +597,9 @@ def test_make_lab_serves_the_notebooks_with_their_kernel(
     )
     try:
         with urllib.request.urlopen(f"{server.url}api/contents/", timeout=10) as response:
-            listed = sorted(item["name"] for item in json.load(response)["content"])
+            listed = sorted(
+                item["name"] for item in json.load(response)["content"] if item["type"] == "notebook"
+            )
         assert listed == sorted(n.name for n in NOTEBOOKS), f"make lab serves {listed}"
         name = NOTEBOOKS[0].name
         open_notebook(page, server, name)

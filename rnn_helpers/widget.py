@@ -117,6 +117,14 @@ class DigitReader(anywidget.AnyWidget):
         self._model = model
         super().__init__(class_names=names, note=note, **kwargs)
 
+    def __repr__(self) -> str:
+        # shown where the widget cannot be (a notebook viewed on the web, a terminal)
+        answer = "nothing drawn yet" if self.prediction < 0 else f"reads {self.class_names[self.prediction]}"
+        return (
+            f"DigitReader ({answer}): a drawing board that needs a running kernel, in JupyterLab "
+            "or Jupyter Notebook with the 'widgets' extra installed."
+        )
+
     @traitlets.observe("strokes")
     def _on_strokes(self, change: dict[str, Any]) -> None:
         self.error = ""

@@ -39,7 +39,9 @@ def model():
 def test_drawing_strokes_fills_image_probabilities_and_answer(model):
     widget = DigitReader(model, note="a test model")
     assert widget.prediction == -1 and widget.image == [] and widget.note == "a test model"
+    assert repr(widget).startswith("DigitReader (nothing drawn yet)")
     widget.strokes = ONE
+    assert repr(widget).startswith(f"DigitReader (reads {widget.prediction})")
     image = np.array(widget.image)
     probabilities = np.array(widget.probabilities)
     expected_image = mnist_style(draw_strokes(ONE, size=280, line_width=22))

@@ -9,6 +9,9 @@ KERNEL := rnn-tutorial
 NOTEBOOK ?= notebooks/01_vanilla_rnn_mnist.ipynb
 OUTPUT ?= output
 PARAMS ?=
+# dev: JupyterLab, papermill, nbval, pytest; widgets: notebook 05's widget; cluster: Dask sweeps;
+# tf1: the original TensorFlow 1 code (notebook 04); browser: the JupyterLab browser tests.
+EXTRAS ?= dev,widgets,cluster,tf1,browser
 
 .PHONY: setup run test lint lab kernel-user notebooks clean
 
@@ -18,7 +21,7 @@ $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; v = sys.version_info[:2]; sys.exit(0 if (3, 10) <= v <= (3, 13) else "TensorFlow 2.21 needs Python 3.10 to 3.13; this is %d.%d. Run: make PYTHON=python3.11 ..." % v)'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --upgrade pip
-	$(BIN)/python -m pip install -e ".[dev]"
+	$(BIN)/python -m pip install -e ".[$(EXTRAS)]"
 	$(BIN)/python -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python 3 ($(KERNEL))"
 	touch $@
 
@@ -35,15 +38,16 @@ test: setup
 
 lint: setup
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check rnn_helpers tests benchmarks
+	$(BIN)/ruff format --check rnn_helpers tests benchmarks tools
 
 # Re-execute the committed notebooks top to bottom in a fresh kernel, as they are committed
 # (outputs kept, timing metadata dropped). NOTEBOOKS="notebooks/02_inside_the_rnn.ipynb" for one.
 notebooks: setup
 	$(BIN)/python tools/execute_notebooks.py $(NOTEBOOKS)
 
+# Open the notebooks in JupyterLab. Extra JupyterLab options: LAB_ARGS="--port=8890".
 lab: setup
-	$(BIN)/jupyter lab notebooks
+	$(BIN)/jupyter lab $(LAB_ARGS) notebooks
 
 # Make the kernel visible to a Jupyter installed outside .venv as well.
 kernel-user: setup

@@ -19,6 +19,7 @@ def normalise(requirement: str) -> tuple[str, str]:
 
 
 def pyproject_requirements() -> dict[str, str]:
+    """The main dependencies and those of every extra (dev, widgets, browser, ...)."""
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     requirements = list(project["dependencies"])
     for extra in project["optional-dependencies"].values():  # dev, tf1, ...: environment.yml has them all

@@ -242,6 +242,7 @@ def plot_hidden_state(
         vmin=-1,
         vmax=1,
         extent=(0.5, timesteps + 0.5, units - 0.5, -0.5),
+        interpolation="nearest",  # one block per unit and step (and a small PNG)
     )
     ax.set_xlabel("timestep (row read)")
     ax.set_ylabel("hidden unit")
@@ -255,9 +256,17 @@ def plot_projection(
     labels: Sequence[int],
     class_names: Sequence[str] | None = None,
     title: str = "Final hidden states, first two principal components",
+    max_points: int = 2500,
 ) -> Figure:
-    """A 2-D scatter of ``points`` ``(N, 2)`` coloured by class, with a legend."""
+    """A 2-D scatter of ``points`` ``(N, 2)`` coloured by class, with a legend.
+
+    At most ``max_points`` of them are drawn (an evenly spread, fixed selection), which
+    shows the same clusters as all 10,000 and keeps the figure small.
+    """
     labels = np.asarray(labels)
+    if len(points) > max_points:
+        chosen_points = np.linspace(0, len(points) - 1, max_points).astype(int)
+        points, labels = np.asarray(points)[chosen_points], labels[chosen_points]
     n_classes = int(labels.max()) + 1 if class_names is None else len(class_names)
     names = list(class_names) if class_names is not None else [str(i) for i in range(n_classes)]
     fig = Figure(figsize=(7.5, 6.5))
@@ -266,7 +275,7 @@ def plot_projection(
     for c in range(n_classes):
         chosen = labels == c
         ax.scatter(
-            points[chosen, 0], points[chosen, 1], s=3, alpha=0.5, color=colours(c % 10), label=names[c]
+            points[chosen, 0], points[chosen, 1], s=3, linewidths=0, color=colours(c % 10), label=names[c]
         )
     ax.set_xlabel("first principal component")
     ax.set_ylabel("second principal component")

@@ -305,6 +305,13 @@ PARAMETERS: dict[str, Parameter] = {
             folder,
         ),
         Parameter(
+            "rows_shown",
+            10,
+            "whole number from 1 to 550",
+            "training steps shown side by side (notebook 04)",
+            whole_number(1, 550),
+        ),
+        Parameter(
             "results_dir",
             None,
             "folder path, or None",
@@ -371,6 +378,23 @@ NOTEBOOKS: dict[str, dict[str, Any]] = {
             "results_dir",
         ],
         "defaults": {"epochs": 2},
+    },
+    "04_from_tf1_to_tf2": {
+        "names": [
+            "learning_rate",
+            "batch_size",
+            "num_hidden_units",
+            "seed",
+            "dataset",
+            "data_dir",
+            "n_train",
+            "rows_shown",
+        ],
+        "defaults": {},
+    },
+    "05_draw_a_digit": {
+        "names": ["model_dir", "epochs", "seed", "data_dir"],
+        "defaults": {"model_dir": "../output/01_vanilla_rnn_mnist", "epochs": 3},
     },
 }
 

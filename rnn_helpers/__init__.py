@@ -4,11 +4,12 @@ The data layer (NumPy only) is importable from here directly::
 
     from rnn_helpers import load_data, randomize, get_next_batch
 
-Model building, training, evaluation, plotting and the rest live in their own modules
-(``rnn_helpers.model``, ``rnn_helpers.training``, ``rnn_helpers.fast_rnn``,
-``rnn_helpers.augmentation``, ``rnn_helpers.evaluation``, ``rnn_helpers.inside``,
-``rnn_helpers.plotting``, ``rnn_helpers.sweep``) so that importing the data layer does
-not start TensorFlow.
+Everything else lives in its own module, so that importing the data layer does not
+start TensorFlow: ``model``, ``training``, ``fast_rnn``, ``augmentation``, ``evaluation``,
+``inside``, ``plotting`` (the tutorial itself); ``parameters``, ``results``, ``startup``
+(running notebooks); ``sweep``, ``cluster`` (parameter sweeps, also on Dask);
+``drawing``, ``widget`` (notebook 05's draw-a-digit widget); ``tf1``, ``convert``,
+``migration`` (the original TensorFlow 1 code, checkpoints, notebook 04).
 """
 
 from .batching import get_next_batch, randomize

@@ -57,7 +57,7 @@ from typing import Any
 from tqdm import tqdm
 
 from .parameters import DEFAULTS
-from .results import write_json
+from .results import format_value, write_json
 
 COLUMNS = ("status", "test_accuracy", "val_accuracy", "parameter_count", "seconds_per_epoch", "error")
 
@@ -524,19 +524,10 @@ def write_table(rows: Sequence[Mapping[str, Any]], path: str | os.PathLike[str])
 
 
 def format_table(rows: Sequence[Mapping[str, Any]]) -> str:
-    """The rows as an aligned text table for printing (accuracies as percentages)."""
+    """The rows as an aligned text table for printing, each value formatted as in the
+    notebooks' Markdown tables (:func:`rnn_helpers.results.format_value`)."""
     columns = [c for c in _columns(rows) if c != "error" or any(r.get("error") for r in rows)]
-
-    def cell(column: str, value: Any) -> str:
-        if value is None or value == "":
-            return "-"
-        if column.endswith("accuracy"):
-            return f"{value:.2%}"
-        if column == "seconds_per_epoch":
-            return f"{value:.1f}"
-        return str(value)
-
-    table = [[cell(c, row.get(c)) for c in columns] for row in rows]
+    table = [[format_value(c, row.get(c)) for c in columns] for row in rows]
     widths = [max(len(c), *(len(r[i]) for r in table)) for i, c in enumerate(columns)]
     lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True))]
     lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)) for r in table]

@@ -251,7 +251,8 @@ def test_make_optimizer():
     assert float(constant.learning_rate) == pytest.approx(0.001)
     cosine = make_optimizer(0.001, lr_schedule="cosine", total_steps=100, clip_norm=1.0)
     assert cosine.clipnorm == 1.0
-    schedule = cosine._learning_rate
+    schedule = keras.optimizers.schedules.deserialize(cosine.get_config()["learning_rate"])
+    assert isinstance(schedule, keras.optimizers.schedules.CosineDecay)
     assert float(schedule(0)) == pytest.approx(0.001)
     assert float(schedule(50)) == pytest.approx(0.0005, rel=1e-4)
     assert float(schedule(100)) == pytest.approx(0.0, abs=1e-9)

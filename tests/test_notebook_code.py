@@ -233,3 +233,24 @@ def test_every_notebook_with_a_parameters_cell_is_declared():
             assert notebook.stem in NOTEBOOKS, (
                 f"declare {notebook.stem}'s parameters in rnn_helpers/parameters.py"
             )
+
+
+@pytest.mark.parametrize("notebook", sorted(NOTEBOOKS_DIR.glob("*.ipynb")), ids=lambda p: p.stem)
+def test_notebooks_are_committed_executed_and_clean(notebook):
+    """Run top to bottom in a fresh kernel, with their outputs, small figures, no paths of the
+    machine that ran them, and no timing metadata (which makes every re-run a large diff)."""
+    import base64
+
+    cells = json.loads(notebook.read_text())["cells"]
+    code = [c for c in cells if c["cell_type"] == "code" and "".join(c["source"]).strip()]
+    assert [c["execution_count"] for c in code] == list(range(1, len(code) + 1)), "run top to bottom once"
+    root = str(Path(__file__).resolve().parents[1])
+    for cell in code:
+        assert "execution" not in cell["metadata"] and "papermill" not in cell["metadata"]
+        for output in cell.get("outputs", []):
+            assert output["output_type"] != "error", "".join(cell["source"])[:80]
+            text = json.dumps(output)
+            assert root not in text and str(Path.home()) + "/" not in text, "a path of this machine"
+            png = output.get("data", {}).get("image/png")
+            if png:
+                assert len(base64.b64decode(png)) < 150_000, "a figure over 150 KB"

@@ -39,7 +39,7 @@ def test_plot_images_titles(tmp_path):
     fig = plot_images(IMAGES, np.arange(12) % 10, (np.arange(12) + 1) % 10, title="Correct Examples")
     assert titles(fig)[:3] == ["True: 0, Pred: 1", "True: 1, Pred: 2", "True: 2, Pred: 3"]
     assert len(titles(fig)) == 9
-    assert fig._suptitle.get_text() == "Correct Examples"
+    assert fig.get_suptitle() == "Correct Examples"
     fig.savefig(tmp_path / "images.png")
     assert (tmp_path / "images.png").stat().st_size > 1000
 

@@ -43,6 +43,21 @@ def test_table_helpers(tmp_path):
     ]
     text = format_table(rows)
     assert "97.12%" in text and "2.8" in text and "ParameterError" in text
+    # one formatting rule for printed and Markdown tables
+    from rnn_helpers.results import markdown_table
+
+    both = [{"run": "c", "parameter_count": 21386, "val_accuracy": None, "test_accuracy": 0.98765}]
+    header, values = (line.split() for line in format_table(both).splitlines())
+    printed = dict(zip(header, values, strict=True))
+    lines = markdown_table(both, {k: k for k in both[0]}).splitlines()
+    markdown = dict(zip(*(cells.strip("| ").split(" | ") for cells in (lines[0], lines[2])), strict=True))
+    assert {k: printed[k] for k in markdown} == markdown
+    assert markdown == {
+        "run": "c",
+        "parameter_count": "21,386",
+        "val_accuracy": "–",
+        "test_accuracy": "98.77%",
+    }
     path = write_table(rows, tmp_path / "results.csv")
     read = list(csv.DictReader(path.open()))
     assert [r["run"] for r in read] == ["a", "b"] and read[0]["test_accuracy"] == "0.9712"

@@ -23,6 +23,9 @@ import pytest
 from rnn_helpers.datasets import DatasetSpec
 
 ROOT = Path(__file__).resolve().parents[1]
+# The one place tests may write in the repository: the browser tests' screenshots, for a
+# person to look at (git-ignored).
+SCREENSHOTS = "tests/screenshots/"
 
 # Set at import, before any kernel starts: kernels inherit the environment.
 _OUTPUT_ROOT = tempfile.mkdtemp(prefix="rnn-helpers-test-output-")
@@ -48,7 +51,7 @@ def repository_state() -> dict[str, tuple[int, int]]:
         names += [str(p.relative_to(ROOT)) for p in output.rglob("*") if p.is_file() or p.is_symlink()]
     for name in names:
         path = ROOT / name
-        if name.startswith(".venv/") or "/__pycache__/" in f"/{name}" or name.startswith(".pytest_cache"):
+        if name.startswith((".venv/", ".pytest_cache", SCREENSHOTS)) or "/__pycache__/" in f"/{name}":
             continue
         try:
             stat = path.lstat()

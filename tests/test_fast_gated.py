@@ -126,10 +126,11 @@ def test_fast_training_follows_the_plain_training_step_by_step(cell, make_optimi
     np.testing.assert_allclose(fast_history.train_loss, plain_history.train_loss, rtol=1e-4)
     np.testing.assert_allclose(fast_history.train_accuracy, plain_history.train_accuracy, rtol=1e-4)
     np.testing.assert_allclose(fast_history.val_loss, plain_history.val_loss, rtol=1e-4)
-    # Adam moves every weight by up to its learning rate (0.003) a step, whatever the size of
-    # the gradient, so rounding differences are measured against that step for small weights
+    # Adam moves every weight by about its learning rate (0.003) a step, whatever the size of
+    # the gradient, so a float32 rounding difference in a gradient near zero can move a weight
+    # by a small part of a step: allowed, a thousandth of one step (3e-6)
     for a, b in zip(fast_weights, plain_weights, strict=True):
-        np.testing.assert_allclose(a, b, rtol=0, atol=2e-5 * max(np.abs(b).max(), 0.03))
+        np.testing.assert_allclose(a, b, rtol=0, atol=max(2e-5 * np.abs(b).max(), 1e-3 * 0.003))
     fast_logged, plain_logged = fast_history.logged, plain_history.logged
     assert [e["iteration"] for e in fast_logged] == [e["iteration"] for e in plain_logged] == [0, 4, 8] * 3
     np.testing.assert_allclose([e["loss"] for e in fast_logged], [e["loss"] for e in plain_logged], rtol=1e-4)

@@ -8,10 +8,13 @@ the two gated layers that :func:`rnn_helpers.model.RNN` builds with ``cell="lstm
   gates for the LSTM, 3 for the GRU), bias included;
 * the recurrence is unrolled into a flat graph of 28 small steps, one
   ``(B, H) @ (H, nH)`` matmul and a handful of element-wise operations each;
-* going back in time, each step only carries ``dh`` (and the LSTM's ``dc``) through a few
-  element-wise products and one matmul with the transposed recurrent kernel; every factor
-  that does not depend on the incoming gradient (the gates' derivatives, the previous
-  states) is computed for all timesteps at once, in large operations, before that loop;
+* going back in time, each step carries ``dh`` (and the LSTM's ``dc``) through one matmul
+  with the transposed recurrent kernel and the gates' derivatives: for the GRU a few
+  element-wise products, whose factors that do not depend on the incoming gradient are
+  computed for all timesteps at once, in large operations, before that loop; for the LSTM
+  TensorFlow's fused ``LSTMBlockCellGrad`` operation, which does the element-wise part of
+  a step in one go (its gates come in the order ``i, c, f, o``; the weight gradients are
+  put back in Keras's order once per batch);
 * the weight gradients are one large matmul each over all timesteps (the bias gradients
   too: a column sum is a matmul with a row of ones).
 
@@ -39,6 +42,7 @@ splits the batch into independent parts and adds up their gradients.
 from __future__ import annotations
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from .model import OutputLayer
@@ -106,7 +110,9 @@ def _output_layer(h_last, W, b, y, batch_total):  # noqa: N803 (the tutorial's n
 
 def lstm_half_forward_backward(variables, x, y, batch_total):
     """Loss sum, correct count and gradients of ``sum(loss) / batch_total`` for one part of
-    a batch through Keras's ``LSTM``: ``(loss_sum, correct, (dK, dR, db_rnn, dW, db))``."""
+    a batch through Keras's ``LSTM``: ``(loss_sum, correct, (dK, dR, db_rnn, dW, db))``,
+    the first three with their gate columns in the order ``i, c, f, o``
+    (:func:`lstm_gradients_in_keras_order` puts them back)."""
     K, R, bias, W, b = variables
     T = x.shape[1]
     H = R.shape[0]
@@ -128,36 +134,29 @@ def lstm_half_forward_backward(variables, x, y, batch_total):
             store.append(value)
     loss_sum, correct, dW, db, dh = _output_layer(states[-1], W, b, y, batch_total)
 
-    # Everything the backward steps multiply by, for all timesteps at once: with dc_t the
-    # gradient reaching c_t, the pre-activation gradients are
+    # Going back, one step is TensorFlow's fused LSTMBlockCellGrad (the element-wise part in
+    # one operation; it writes its gates in the order i, c, f, o) and one matmul. With dc_t
+    # the gradient reaching c_t, it computes the pre-activation gradients
     #   dz_i = dc * g * i(1-i),  dz_f = dc * c_{t-1} * f(1-f),  dz_g = dc * i * (1-g^2),
-    #   dz_o = dh * tanh(c) * o(1-o);  dc_t = dc_{t+1} * f_{t+1} + dh * o * (1 - tanh(c)^2).
-    I_all, F_all, G_all, O_all = (tf.stack(v) for v in (gates_i, gates_f, gates_g, gates_o))
-    C, C_tanh = tf.stack(cells), tf.stack(cells_tanh)
-    C_prev = tf.concat([tf.zeros_like(C[:1]), C[:-1]], 0)
-    factors = tf.unstack(
-        tf.concat(
-            [
-                G_all * I_all * (1 - I_all),
-                C_prev * F_all * (1 - F_all),
-                I_all * (1 - G_all * G_all),
-                C_tanh * O_all * (1 - O_all),
-            ],
-            -1,
-        )
-    )
-    to_cell = tf.unstack(O_all * (1 - C_tanh * C_tanh))
-    forget = tf.unstack(F_all)
-
+    #   dz_o = dh * tanh(c) * o(1-o),  where dc = dc_{t+1} * f_{t+1} + dh * o * (1 - tanh(c)^2).
+    R_icfo_T = tf.gather(tf.transpose(R), _icfo(H))  # rows, which are cheaper to gather than columns
+    # the operation checks the shapes of the input, the weights and the bias, and reads nothing else of them
+    unused_x = tf.zeros([part, x.shape[2]])
+    unused_w, unused_b = tf.zeros([x.shape[2] + H, 4 * H]), tf.zeros([4 * H])
+    no_peephole = tf.zeros([H])
+    zeros = tf.zeros_like(states[0])
     dz = [None] * T
-    dc_carry = None
+    dc_carry = zeros
     for t in range(T - 1, -1, -1):
-        dc = dh * to_cell[t] if dc_carry is None else dc_carry + dh * to_cell[t]
-        dz[t] = tf.concat([dc, dc, dc, dh], 1) * factors[t]
+        dc_carry, dz[t], _, _, _ = tf.raw_ops.LSTMBlockCellGrad(
+            x=unused_x, cs_prev=cells[t - 1] if t > 0 else zeros, h_prev=states[t - 1] if t > 0 else zeros,
+            w=unused_w, wci=no_peephole, wcf=no_peephole, wco=no_peephole, b=unused_b,
+            i=gates_i[t], cs=cells[t], f=gates_f[t], o=gates_o[t], ci=gates_g[t], co=cells_tanh[t],
+            cs_grad=dc_carry, h_grad=dh, use_peephole=False,
+        )  # fmt: skip
         if t > 0:  # the gradients reaching h_0 and c_0 are never used
-            dc_carry = dc * forget[t]
-            dh = tf.matmul(dz[t], R, transpose_b=True)
-    DZ = tf.stack(dz)  # (T, part, 4H)
+            dh = tf.matmul(dz[t], R_icfo_T)
+    DZ = tf.stack(dz)  # (T, part, 4H), gates i, c, f, o
     DZ_flat = tf.reshape(DZ, [-1, 4 * H])
     dK = tf.matmul(x_time_major, DZ_flat, transpose_a=True)
     # dR = sum_t h_{t-1}^T dz_t; with h_0 = 0 only t = 2..T contribute
@@ -165,6 +164,20 @@ def lstm_half_forward_backward(variables, x, y, batch_total):
     dR = tf.matmul(tf.reshape(H_all[:-1], [-1, H]), tf.reshape(DZ[1:], [-1, 4 * H]), transpose_a=True)
     d_bias = _column_sums(DZ_flat)
     return loss_sum, correct, (dK, dR, d_bias, dW, db)
+
+
+def _icfo(units: int) -> np.ndarray:
+    """The columns of an ``i, f, c, o`` gate layout in the order ``i, c, f, o`` (and back)."""
+    return np.concatenate([np.arange(gate * units, (gate + 1) * units) for gate in (0, 2, 1, 3)])
+
+
+def lstm_gradients_in_keras_order(gradients: list) -> list:
+    """The gradients of :func:`lstm_half_forward_backward` (added up over the parts of a
+    batch) with the kernel's, recurrent kernel's and bias's columns put back in Keras's
+    gate order ``i, f, c, o``: once per batch, rather than once per part."""
+    dK, dR, d_bias, dW, db = gradients
+    icfo = _icfo(dR.shape[0])
+    return [*(tf.gather(g, icfo, axis=-1) for g in (dK, dR, d_bias)), dW, db]
 
 
 def gru_half_forward_backward(variables, x, y, batch_total):

@@ -43,7 +43,12 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from .fast_gated import gated_rnn_variables, gru_half_forward_backward, lstm_half_forward_backward
+from .fast_gated import (
+    gated_rnn_variables,
+    gru_half_forward_backward,
+    lstm_gradients_in_keras_order,
+    lstm_half_forward_backward,
+)
 from .model import vanilla_rnn_variables
 
 
@@ -135,6 +140,8 @@ def forward_backward(variables, x, y, n_split: int = 2, cell: str = "rnn"):
     loss = tf.add_n([p[0] for p in parts]) / batch_total
     accuracy = tf.add_n([p[1] for p in parts]) / batch_total
     gradients = [tf.add_n([p[2][i] for p in parts]) for i in range(len(parts[0][2]))]
+    if cell == "lstm":
+        gradients = lstm_gradients_in_keras_order(gradients)
     return loss, accuracy, gradients
 
 

@@ -1,38 +1,52 @@
-"""Training speed: notebook 01's training loop against plain Keras ``model.fit``.
+"""Training speed: notebook 01's training loop against plain Keras ``model.fit`` and PyTorch.
 
-Trains the original tutorial's configuration (55,000 MNIST images, batch 100, a vanilla
-RNN of 128 units, Adam starting at learning rate 0.001) in several ways, side by side:
+Trains the original tutorial's configuration (55,000 MNIST images, batch 100, 128 units,
+Adam starting at learning rate 0.001) in several ways, side by side, for the vanilla RNN
+(``--cell rnn``, the default), the LSTM (``--cell lstm``), the GRU (``--cell gru``) or
+all three one after the other (``--cell all``):
 
   (a) notebook 01's loop (``rnn_helpers.training.train``): one call of the fast step
       (``rnn_helpers.fast_rnn.make_fast_train_step``) per batch;
-  (b) plain Keras: ``SimpleRNN`` + ``Dense`` compiled with Adam, trained by ``model.fit``;
+  (b) plain Keras: ``SimpleRNN`` / ``LSTM`` / ``GRU`` + ``Dense`` compiled with Adam,
+      trained by ``model.fit``;
+  (c) the same loop as (a) with the plain ``tf.GradientTape`` step (``fast=False``);
+  (t) PyTorch's ``nn.RNN`` / ``nn.LSTM`` / ``nn.GRU`` + ``nn.Linear`` with its own
+      training loop over the same batches, with PyTorch's default threads, when
+      ``torch`` can be imported (PyTorch is not a dependency of the project; ``--no-torch``
+      leaves it out);
   and with ``--all``:
-  (c) the same loop with the plain ``tf.GradientTape`` step (``-p fast False``);
   (d) the fast step run a hundred batches per compiled call inside a ``tf.while_loop``
       (no Python per batch: what a per-batch call costs);
   (a'), (c') (a) and (c) with TensorFlow's default threads instead of the two-core layout
       of ``start_tensorflow()`` (what that layout does).
 
-Both use the same optimiser: by default the notebooks' (Adam from 0.001 with a cosine
-decay over the run and gradient clipping); ``--optimizer original`` uses the original's
-constant Adam 0.001. (With the constant rate, final accuracies after a few epochs are
-noisy: two numerically equivalent runs given the same batches drift apart by up to a
-percentage point, so the accuracy comparison says little; the timing is unaffected.)
+All use the same optimiser: by default the notebooks' (Adam from 0.001 with a cosine
+decay over the run and gradient clipping of each gradient to norm 1); ``--optimizer
+original`` uses the original's constant Adam 0.001. (With the constant rate, final
+accuracies after a few epochs are noisy: two numerically equivalent runs given the same
+batches drift apart by up to a percentage point, so the accuracy comparison says little;
+the timing is unaffected.) PyTorch's Adam gets Keras's epsilon (1e-7); its LSTM and RNN
+keep their second bias (``bias_hh``) at zero and frozen, so that all train the same
+network with the same number of weights; the GRU has two biases in both.
 
 By default (b) is handed each epoch's batches in the same order as (a) (``fit`` with
 ``shuffle=False`` on arrays shuffled the same way, which costs it nothing measurable), so
 that their final validation accuracies can only differ by float rounding; ``--fit-shuffle``
 lets Keras shuffle instead. Each runs in its own worker process (so each gets its own
-thread settings and its own peak memory): (a) as the notebooks run it, after ``start_tensorflow()``; (b) with
-TensorFlow's default threads, as a Keras user gets it. Both start from the same weights.
-After one warm-up epoch each (tracing and compilation), the timed epochs alternate,
-a b a b ..., so that any background load hits both alike. Printed and written as JSON:
-per-epoch wall time (median, min, max), examples per second, achieved GFLOP/s against a
-float32 matmul peak measured on the spot, peak memory, final validation accuracy, and
-the ratio (b)/(a) of the median epoch times.
+thread settings and its own peak memory): (a) and (c) as the notebooks run them, after
+``start_tensorflow()``; (b) with TensorFlow's default threads, as a Keras user gets it. All
+start from the same weights (PyTorch's copied over, gates reordered where its layout
+differs, and checked to give the same logits). After one warm-up epoch each (tracing and
+compilation), the timed epochs alternate, a b c t a b c t ..., so that any background load
+hits all alike. Printed and written as JSON: per-epoch wall time (median, min, max),
+examples per second, achieved GFLOP/s against a float32 matmul peak measured on the spot
+(the FLOP of the matmuls only: forward, and twice that for the backward pass), peak
+memory, final validation accuracy, and the ratio of each method's median epoch time to
+(a)'s.
 
-    python benchmarks/train_speed.py                    # (a) and (b), 4 timed epochs each
-    python benchmarks/train_speed.py --all              # (a) to (d), (a') and (c')
+    python benchmarks/train_speed.py                    # the vanilla RNN: (a), (b), (c), (t)
+    python benchmarks/train_speed.py --cell all         # the same for the RNN, the LSTM and the GRU
+    python benchmarks/train_speed.py --cell lstm --all  # (a) to (d), (a'), (c') and (t)
     python benchmarks/train_speed.py --epochs 6 --repeats 2 --units 64
     python benchmarks/train_speed.py --also-tuned-fit   # (b) again with (a)'s thread settings
 
@@ -65,10 +79,16 @@ OPTIMIZERS = {
 }
 
 
-def flops_per_example(units: int) -> float:
+#: Weight matrices per recurrent layer: one for the vanilla RNN, one per gate otherwise.
+GATES = {"rnn": 1, "lstm": 4, "gru": 3}
+LAYER_NAMES = {"rnn": "SimpleRNN", "lstm": "LSTM", "gru": "GRU"}
+
+
+def flops_per_example(units: int, cell: str = "rnn") -> float:
     """Floating-point operations to train on one example: forward matmuls, and twice that
     for the backward pass (gradients with respect to activations and to weights)."""
-    forward = TIMESTEPS * (2 * NUM_INPUT * units + 2 * units * units) + 2 * units * N_CLASSES
+    gates = GATES[cell]
+    forward = TIMESTEPS * (2 * NUM_INPUT * gates * units + 2 * units * gates * units) + 2 * units * N_CLASSES
     return 3.0 * forward
 
 
@@ -76,10 +96,9 @@ def _chunked_steps(model, optimizer, batch_size: int):
     """(d): the fast step run ``count`` batches per compiled call in a ``tf.while_loop``."""
     import tensorflow as tf
 
-    from rnn_helpers.fast_rnn import forward_backward
-    from rnn_helpers.model import vanilla_rnn_variables
+    from rnn_helpers.fast_rnn import fast_rnn_variables, forward_backward
 
-    variables = vanilla_rnn_variables(model)
+    cell, variables = fast_rnn_variables(model)
     trainable = list(model.trainable_variables)
     order = [next(i for i, t in enumerate(trainable) if t is v) for v in variables]
     optimizer.build(trainable)
@@ -93,7 +112,7 @@ def _chunked_steps(model, optimizer, batch_size: int):
             indices = tf.slice(permutation, [(first + i) * batch_size], [batch_size])
             weights = [tf.convert_to_tensor(v) for v in variables]
             loss, _, gradients = forward_backward(
-                weights, tf.gather(x_all, indices), tf.gather(y_all, indices)
+                weights, tf.gather(x_all, indices), tf.gather(y_all, indices), cell=cell
             )
             by_variable = [None] * len(trainable)
             for position, gradient in zip(order, gradients, strict=True):
@@ -107,6 +126,80 @@ def _chunked_steps(model, optimizer, batch_size: int):
         return losses.stack()
 
     return steps
+
+
+def _torch_training(config: dict, keras_model, x_train, y_train, x_valid, y_valid, optimizer_steps: int):
+    """(t): the same network in PyTorch, from ``keras_model``'s weights: ``(epoch, accuracy)``
+    functions, ``epoch(x_epoch, y_epoch)`` training on one epoch's shuffled arrays."""
+    import numpy as np
+    import torch
+
+    cell, units = config["cell"], config["units"]
+    torch.manual_seed(config["seed"])
+    layer = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[cell](
+        NUM_INPUT, units, batch_first=True
+    )
+    head = torch.nn.Linear(units, N_CLASSES)
+    kernel, recurrent, bias, W, b = keras_model.get_weights()
+    # Keras's gate blocks: LSTM i f c o (PyTorch's order), GRU z r h (PyTorch: r z n)
+    blocks = [1, 0, 2] if cell == "gru" else list(range(GATES[cell]))
+
+    def reorder(matrix):
+        return np.concatenate([matrix[..., g * units : (g + 1) * units] for g in blocks], axis=-1)
+
+    with torch.no_grad():
+        layer.weight_ih_l0.copy_(torch.from_numpy(reorder(kernel).T.copy()))
+        layer.weight_hh_l0.copy_(torch.from_numpy(reorder(recurrent).T.copy()))
+        if cell == "gru":
+            layer.bias_ih_l0.copy_(torch.from_numpy(reorder(bias[0])))
+            layer.bias_hh_l0.copy_(torch.from_numpy(reorder(bias[1])))
+        else:  # one bias in Keras: PyTorch's second stays zero and is not trained
+            layer.bias_ih_l0.copy_(torch.from_numpy(bias))
+            layer.bias_hh_l0.zero_()
+            layer.bias_hh_l0.requires_grad_(False)
+        head.weight.copy_(torch.from_numpy(W.T.copy()))
+        head.bias.copy_(torch.from_numpy(b))
+
+    def logits_of(x):
+        output, _ = layer(x)
+        return head(output[:, -1])
+
+    with torch.no_grad():  # the same network: the same logits as the Keras model
+        sample = x_valid[:50]
+        expected = np.asarray(keras_model(sample))
+        difference = np.abs(logits_of(torch.from_numpy(sample)).numpy() - expected).max()
+    if difference > 1e-4:
+        raise RuntimeError(f"PyTorch's {cell} does not reproduce the Keras model (logits: {difference})")
+    parameters = [p for p in (*layer.parameters(), *head.parameters()) if p.requires_grad]
+    optimizer = torch.optim.Adam(parameters, lr=0.001, eps=1e-7)
+    scheduler = None
+    if config["optimizer"] == "notebook":
+        scheduler = torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lambda step: 0.5 * (1 + np.cos(np.pi * min(step, optimizer_steps) / optimizer_steps))
+        )
+    clip = config["optimizer"] == "notebook"
+
+    def epoch(x_epoch, y_epoch):
+        for start in range(0, len(y_epoch) - 99, 100):
+            x_batch = torch.from_numpy(x_epoch[start : start + 100])
+            labels = torch.from_numpy(y_epoch[start : start + 100].argmax(1))
+            loss = torch.nn.functional.cross_entropy(logits_of(x_batch), labels)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if clip:  # Keras's clipnorm: each gradient to norm 1 by itself
+                for parameter in parameters:
+                    torch.nn.utils.clip_grad_norm_(parameter, 1.0)
+            optimizer.step()
+            if scheduler is not None:
+                scheduler.step()
+            loss.item()
+
+    def accuracy() -> float:
+        with torch.no_grad():
+            predicted = logits_of(torch.from_numpy(x_valid)).argmax(1).numpy()
+        return float(np.mean(predicted == y_valid.argmax(1)))
+
+    return epoch, accuracy
 
 
 def _worker(method: str, conn, config: dict) -> None:
@@ -128,24 +221,31 @@ def _worker(method: str, conn, config: dict) -> None:
     x_train, y_train, x_valid, y_valid = load_data("train")
     x_train = x_train.reshape(-1, TIMESTEPS, NUM_INPUT)
     x_valid = x_valid.reshape(-1, TIMESTEPS, NUM_INPUT)
-    model = RNN(TIMESTEPS, NUM_INPUT, config["units"], N_CLASSES, seed=config["seed"])
+    cell = config["cell"]
+    model = RNN(TIMESTEPS, NUM_INPUT, config["units"], N_CLASSES, seed=config["seed"], cell=cell)
+    optimizer_steps = config["epochs_in_all"] * (len(y_train) // 100)
 
     def optimizer():
         if config["optimizer"] == "original":
             return make_optimizer(0.001)
-        steps = config["epochs_in_all"] * (len(y_train) // 100)
-        return make_optimizer(0.001, lr_schedule="cosine", total_steps=steps, clip_norm=1.0)
+        return make_optimizer(0.001, lr_schedule="cosine", total_steps=optimizer_steps, clip_norm=1.0)
 
     rng = np.random.default_rng(config["seed"])
     num_tr_iter = len(y_train) // 100
+
+    def keras_accuracy(evaluated):
+        return lambda: evaluate(evaluated, x_valid, y_valid)[1]
+
     if method.split("-")[0] in ("project", "plain"):
         # notebook 01's loop (rnn_helpers.training.train), one epoch per command
-        step, _ = choose_train_step(
+        step, is_fast = choose_train_step(
             model,
             optimizer(),
             keras.losses.CategoricalCrossentropy(from_logits=True),
             fast=method.startswith("project"),
         )
+        if is_fast != method.startswith("project"):
+            raise RuntimeError(f"{method}: expected the {'fast' if not is_fast else 'plain'} step")
         history = History()
 
         def epoch():
@@ -156,7 +256,7 @@ def _worker(method: str, conn, config: dict) -> None:
                 loss_batch, acc_batch = step(x_batch, y_batch)
                 history.add_batch(iteration, loss_batch, acc_batch)
 
-        evaluated = model
+        accuracy = keras_accuracy(model)
     elif method == "chunked":
         import tensorflow as tf
 
@@ -169,14 +269,20 @@ def _worker(method: str, conn, config: dict) -> None:
                 count = min(100, num_tr_iter - first)
                 steps(x_all, y_all, permutation, tf.constant(first), tf.constant(count)).numpy()
 
-        evaluated = model
+        accuracy = keras_accuracy(model)
+    elif method == "torch":
+        torch_epoch, accuracy = _torch_training(
+            config, model, x_train, y_train, x_valid, y_valid, optimizer_steps
+        )
+
+        def epoch():
+            # the same batches, in the same order, as (a)
+            torch_epoch(*randomize(x_train, y_train, rng))
+
     else:
+        layer = getattr(keras.layers, LAYER_NAMES[cell])
         plain = keras.Sequential(
-            [
-                keras.Input((TIMESTEPS, NUM_INPUT)),
-                keras.layers.SimpleRNN(config["units"]),
-                keras.layers.Dense(N_CLASSES),
-            ]
+            [keras.Input((TIMESTEPS, NUM_INPUT)), layer(config["units"]), keras.layers.Dense(N_CLASSES)]
         )
         plain.set_weights(model.get_weights())  # the same starting point as (a)
         plain.compile(
@@ -194,7 +300,7 @@ def _worker(method: str, conn, config: dict) -> None:
             order = rng.permutation(len(y_train))
             plain.fit(x_train[order], y_train[order], batch_size=100, epochs=1, shuffle=False, verbose=0)
 
-        evaluated = plain
+        accuracy = keras_accuracy(plain)
 
     def matmul_peak() -> float:
         import tensorflow as tf
@@ -219,7 +325,7 @@ def _worker(method: str, conn, config: dict) -> None:
             epoch()
             conn.send(time.perf_counter() - started)
         elif command == "evaluate":
-            conn.send(evaluate(evaluated, x_valid, y_valid)[1])
+            conn.send(accuracy())
         elif command == "memory":
             conn.send(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)  # MiB on Linux
         elif command == "peak":
@@ -233,14 +339,24 @@ def _start(method: str, config: dict):
     parent, child = mp.get_context("spawn").Pipe()
     process = mp.get_context("spawn").Process(target=_worker, args=(method, child, config), daemon=True)
     process.start()
-    if parent.recv() != "ready":
-        raise RuntimeError(f"worker {method} failed to start")
+    message = parent.recv() if parent.poll(600) else None
+    if message != "ready":
+        raise RuntimeError(f"worker {method} failed to start (see its error above)")
     return process, parent
 
 
 def _ask(conn, command: str):
     conn.send(command)
     return conn.recv()
+
+
+def torch_version() -> str | None:
+    """PyTorch's version when it can be imported, else None."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    return torch.__version__
 
 
 def run(
@@ -252,12 +368,20 @@ def run(
     fit_shuffle: bool = False,
     optimizer: str = "notebook",
     everything: bool = False,
+    cell: str = "rnn",
+    with_torch: bool = True,
 ) -> dict:
-    methods = {"project": "(a) notebook loop, fast step", "fit": "(b) keras model.fit"}
+    layer = LAYER_NAMES[cell]
+    methods = {
+        "project": "(a) notebook loop, fast step",
+        "plain": "(c) notebook loop, plain train_step",
+        "fit": f"(b) keras model.fit ({layer})",
+    }
+    if with_torch and torch_version() is not None:
+        methods["torch"] = f"(t) PyTorch nn.{'RNN' if cell == 'rnn' else layer}"
     if everything:
         methods.update(
             {
-                "plain": "(c) notebook loop, plain train_step",
                 "chunked": "(d) fast step, 100 per call",
                 "project-default-threads": "(a') (a), default threads",
                 "plain-default-threads": "(c') (c), default threads",
@@ -266,6 +390,7 @@ def run(
     if also_tuned_fit:
         methods["fit-tuned"] = "(b') keras model.fit, (a)'s threads"
     config = {
+        "cell": cell,
         "units": units,
         "seed": seed,
         "fit_shuffle": fit_shuffle,
@@ -273,7 +398,7 @@ def run(
         "epochs_in_all": epochs + 1,
     }
     n_examples = 55000 // 100 * 100
-    flops_epoch = flops_per_example(units) * n_examples
+    flops_epoch = flops_per_example(units, cell) * n_examples
     times: dict[str, list[float]] = {m: [] for m in methods}
     accuracy: dict[str, list[float]] = {m: [] for m in methods}
     memory: dict[str, float] = dict.fromkeys(methods, 0.0)
@@ -284,13 +409,14 @@ def run(
             peak = _ask(workers["fit"][1], "peak")
         for method, (_, conn) in workers.items():
             warm = _ask(conn, "epoch")
-            print(f"[repeat {repeat + 1}] {methods[method]}: warm-up epoch {warm:.2f} s", flush=True)
+            print(f"[{cell}, repeat {repeat + 1}] {methods[method]}: warm-up epoch {warm:.2f} s", flush=True)
         for epoch in range(epochs):
             for method, (_, conn) in workers.items():
                 seconds = _ask(conn, "epoch")
                 times[method].append(seconds)
                 print(
-                    f"[repeat {repeat + 1}] epoch {epoch + 1}: {methods[method]} {seconds:.2f} s", flush=True
+                    f"[{cell}, repeat {repeat + 1}] epoch {epoch + 1}: {methods[method]} {seconds:.2f} s",
+                    flush=True,
                 )
         for method, (process, conn) in workers.items():
             accuracy[method].append(_ask(conn, "evaluate"))
@@ -310,6 +436,7 @@ def run(
         processor = platform.processor() or platform.machine()
     results = {
         "config": {
+            "cell": cell,
             "examples_per_epoch": n_examples,
             "batch_size": 100,
             "units": units,
@@ -318,7 +445,7 @@ def run(
             "repeats": repeats,
             "epochs_trained_per_repeat": epochs + 1,
             "seed": seed,
-            "batch_order": "keras shuffles (fit shuffle=True)" if fit_shuffle else "identical in (a) and (b)",
+            "batch_order": "keras shuffles (fit shuffle=True)" if fit_shuffle else "identical in all methods",
             "gflop_per_epoch": flops_epoch / 1e9,
         },
         "machine": {
@@ -327,6 +454,7 @@ def run(
             "processor": processor,
             "load_average_at_end": os.getloadavg(),
             "tensorflow": tf.__version__,
+            "torch": torch_version() if "torch" in methods else None,
             "matmul_peak_gflops": peak,
         },
         "methods": {},
@@ -360,13 +488,14 @@ def run(
 def report(results: dict) -> str:
     config, machine = results["config"], results["machine"]
     lines = [
-        f"Training speed, {config['examples_per_epoch']} examples per epoch, batch {config['batch_size']}, "
-        f"{config['units']} units;\n{config['optimizer']};\n"
+        f"Training speed, {LAYER_NAMES[config['cell']]}: {config['examples_per_epoch']} examples per epoch, "
+        f"batch {config['batch_size']}, {config['units']} units;\n{config['optimizer']};\n"
         f"{config['timed_epochs_per_repeat']} timed epochs x "
         f"{config['repeats']} repeat(s) after a warm-up epoch; batch order {config['batch_order']}",
         f"Machine: {machine['processor']}, {machine['cpu_count']} CPUs, {machine['platform']}, "
-        f"TensorFlow {machine['tensorflow']}; "
-        f"load average at the end {machine['load_average_at_end'][0]:.1f}; "
+        f"TensorFlow {machine['tensorflow']}"
+        + (f", PyTorch {machine['torch']}" if machine.get("torch") else "")
+        + f"; load average at the end {machine['load_average_at_end'][0]:.1f}; "
         f"float32 matmul peak {machine['matmul_peak_gflops']:.0f} GFLOP/s; "
         f"{config['gflop_per_epoch']:.0f} GFLOP per epoch",
         "",
@@ -394,6 +523,12 @@ def report(results: dict) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
+        "--cell",
+        choices=[*LAYER_NAMES, "all"],
+        default="rnn",
+        help="the recurrent layer: rnn (default), lstm, gru, or all three one after the other",
+    )
+    parser.add_argument(
         "--epochs", type=int, default=4, help="timed epochs per method and repeat (default 4)"
     )
     parser.add_argument(
@@ -405,10 +540,12 @@ def main(argv: list[str] | None = None) -> int:
         "--also-tuned-fit", action="store_true", help="also time model.fit with (a)'s threads"
     )
     parser.add_argument(
+        "--no-torch", action="store_true", help="leave PyTorch out even when it can be imported"
+    )
+    parser.add_argument(
         "--all",
         action="store_true",
-        help="also (c) the plain train_step, (d) the fast step 100 batches per call, and (a), (c) with "
-        "TensorFlow's default threads",
+        help="also (d) the fast step 100 batches per call, and (a), (c) with TensorFlow's default threads",
     )
     parser.add_argument(
         "--optimizer",
@@ -427,25 +564,33 @@ def main(argv: list[str] | None = None) -> int:
         "--json",
         type=Path,
         default=ROOT / "benchmarks" / "results" / "train_speed.json",
-        help="where to write JSON",
+        help="where to write JSON (one entry per cell)",
     )
     args = parser.parse_args(argv)
     if args.epochs < 1 or args.repeats < 1 or args.units < 1:
         parser.error("--epochs, --repeats and --units must be at least 1")
-    results = run(
-        args.epochs,
-        args.repeats,
-        args.units,
-        args.seed,
-        args.also_tuned_fit,
-        args.fit_shuffle,
-        args.optimizer,
-        args.all,
-    )
-    print()
-    print(report(results))
+    if not args.no_torch and torch_version() is None:
+        print("PyTorch is not installed: (t) is left out.", flush=True)
+    cells = list(LAYER_NAMES) if args.cell == "all" else [args.cell]
+    everything = {}
+    for cell in cells:
+        everything[cell] = run(
+            args.epochs,
+            args.repeats,
+            args.units,
+            args.seed,
+            args.also_tuned_fit,
+            args.fit_shuffle,
+            args.optimizer,
+            args.all,
+            cell,
+            not args.no_torch,
+        )
+        print()
+        print(report(everything[cell]))
+        print(flush=True)
     args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(results, indent=2) + "\n")
+    args.json.write_text(json.dumps(everything, indent=2) + "\n")
     print(f"\nwrote {args.json.relative_to(ROOT) if args.json.is_relative_to(ROOT) else args.json}")
     return 0
 

@@ -31,6 +31,11 @@ The optimiser is any Keras optimiser (Adam, with its learning-rate schedule and 
 clipping, in the notebooks); it receives exactly the gradients ``tf.GradientTape`` would
 compute, to float32 rounding (``tests/test_fast_rnn.py`` checks this against
 ``keras.layers.SimpleRNN``). Precision stays float32 throughout.
+
+The same is written out for the gated cells, Keras's ``LSTM`` and ``GRU`` as
+:func:`rnn_helpers.model.RNN` builds them, in :mod:`rnn_helpers.fast_gated`;
+:func:`fast_rnn_variables` tells which of the three a model is, and every function here
+takes the matching path (``tests/test_fast_gated.py`` checks those against Keras).
 """
 
 from __future__ import annotations
@@ -40,6 +45,12 @@ from collections.abc import Callable
 import keras
 import tensorflow as tf
 
+from .fast_gated import (
+    gated_rnn_variables,
+    gru_half_forward_backward,
+    lstm_gradients_in_keras_order,
+    lstm_half_forward_backward,
+)
 from .model import vanilla_rnn_variables
 
 
@@ -81,28 +92,58 @@ def _half_forward_backward(variables, x, y, batch_total):
     return loss_sum, correct, (dW_x, dW_h, db_h, dW, db)
 
 
-def forward_backward(variables, x, y, n_split: int = 2):
-    """Mean loss, accuracy and gradients ``[dW_x, dW_h, db_h, dW, db]`` for one batch.
+#: One part of a batch, forward and backward, per cell (see :func:`fast_rnn_variables`).
+_HALF_FORWARD_BACKWARD = {
+    "rnn": _half_forward_backward,
+    "lstm": lstm_half_forward_backward,
+    "gru": gru_half_forward_backward,
+}
+
+
+def fast_rnn_variables(model: keras.Model) -> tuple[str, list] | None:
+    """``(cell, variables)`` when the fast step can train ``model``, else None.
+
+    ``cell`` is ``"rnn"`` with ``[W_x, W_h, b_h, W, b]`` for the plain vanilla RNN
+    (:func:`rnn_helpers.model.vanilla_rnn_variables`), or ``"lstm"`` / ``"gru"`` with
+    ``[kernel, recurrent_kernel, bias, W, b]`` for the gated networks of
+    :func:`rnn_helpers.model.RNN` (:func:`rnn_helpers.fast_gated.gated_rnn_variables`).
+    """
+    variables = vanilla_rnn_variables(model)
+    if variables is not None:
+        return "rnn", variables
+    return gated_rnn_variables(model)
+
+
+def forward_backward(variables, x, y, n_split: int = 2, cell: str = "rnn"):
+    """Mean loss, accuracy and gradients (in the order of ``variables``) for one batch.
 
     Args:
-        variables: ``[W_x, W_h, b_h, W, b]`` as tensors, or the variables themselves
-            (see :func:`vanilla_rnn_variables`).
+        variables: the network's weights as tensors, or the variables themselves:
+            ``[W_x, W_h, b_h, W, b]`` for the vanilla RNN, ``[kernel, recurrent_kernel,
+            bias, W, b]`` for the LSTM and GRU (see :func:`fast_rnn_variables`).
         x: ``(batch, T, F)`` float32 inputs; y: ``(batch, n_classes)`` one-hot labels.
         n_split: independent parts the batch is split into (1 = no split).
+        cell: ``"rnn"`` (default), ``"lstm"`` or ``"gru"``.
     """
+    if cell not in _HALF_FORWARD_BACKWARD:
+        known = ", ".join(map(repr, _HALF_FORWARD_BACKWARD))
+        raise ValueError(f"cell={cell!r}: the fast path knows {known}.")
+    half = _HALF_FORWARD_BACKWARD[cell]
     batch = x.shape[0]
     batch_total = tf.cast(tf.shape(x)[0], tf.float32)
     if n_split > 1 and batch is not None and batch >= n_split:
         sizes = [batch // n_split + (1 if i < batch % n_split else 0) for i in range(n_split)]
         parts = [
-            _half_forward_backward(variables, xp, yp, batch_total)
+            half(variables, xp, yp, batch_total)
             for xp, yp in zip(tf.split(x, sizes), tf.split(y, sizes), strict=True)
         ]
     else:
-        parts = [_half_forward_backward(variables, x, y, batch_total)]
+        parts = [half(variables, x, y, batch_total)]
     loss = tf.add_n([p[0] for p in parts]) / batch_total
     accuracy = tf.add_n([p[1] for p in parts]) / batch_total
-    gradients = [tf.add_n([p[2][i] for p in parts]) for i in range(5)]
+    gradients = [tf.add_n([p[2][i] for p in parts]) for i in range(len(parts[0][2]))]
+    if cell == "lstm":
+        gradients = lstm_gradients_in_keras_order(gradients)
     return loss, accuracy, gradients
 
 
@@ -112,11 +153,12 @@ def fast_gradients(model: keras.Model, x_batch, y_batch, n_split: int = 2):
     them), so the two can be compared directly.
 
     Raises:
-        ValueError: ``model`` is not the plain vanilla RNN of :func:`rnn_helpers.model.RNN`.
+        ValueError: ``model`` is none of the networks of :func:`rnn_helpers.model.RNN`
+            that the fast path knows (see :func:`fast_rnn_variables`).
     """
-    variables = _variables_of(model)
+    cell, variables = _variables_of(model)
     x_batch, y_batch = tf.convert_to_tensor(x_batch, tf.float32), tf.convert_to_tensor(y_batch, tf.float32)
-    loss, _, gradients = forward_backward(variables, x_batch, y_batch, n_split)
+    loss, _, gradients = forward_backward(variables, x_batch, y_batch, n_split, cell)
     by_id = {id(v): g for v, g in zip(variables, gradients, strict=True)}
     return loss, [by_id[id(v)] for v in model.trainable_variables]
 
@@ -129,9 +171,10 @@ def make_fast_train_step(model: keras.Model, optimizer: keras.optimizers.Optimiz
     :func:`forward_backward`. Loss and accuracy are those of the batch before the update.
 
     Raises:
-        ValueError: ``model`` is not the plain vanilla RNN of :func:`rnn_helpers.model.RNN`.
+        ValueError: ``model`` is none of the networks of :func:`rnn_helpers.model.RNN`
+            that the fast path knows (see :func:`fast_rnn_variables`).
     """
-    variables = _variables_of(model)
+    cell, variables = _variables_of(model)
     trainable = list(model.trainable_variables)
     order = [next(i for i, t in enumerate(trainable) if t is v) for v in variables]
     optimizer.build(trainable)  # Adam's moments must exist before the step is traced
@@ -141,7 +184,7 @@ def make_fast_train_step(model: keras.Model, optimizer: keras.optimizers.Optimiz
         # Read every weight once, up front: the update of a weight must never overtake a
         # read of it (the gradient of W, for instance, does not depend on reading W).
         weights = [tf.convert_to_tensor(v) for v in variables]
-        loss, accuracy, gradients = forward_backward(weights, x_batch, y_batch, n_split)
+        loss, accuracy, gradients = forward_backward(weights, x_batch, y_batch, n_split, cell)
         by_variable = [None] * len(trainable)
         for position, gradient in zip(order, gradients, strict=True):
             by_variable[position] = gradient
@@ -164,11 +207,12 @@ def make_fast_train_step(model: keras.Model, optimizer: keras.optimizers.Optimiz
     return step
 
 
-def _variables_of(model: keras.Model) -> list:
-    variables = vanilla_rnn_variables(model)
-    if variables is None:
+def _variables_of(model: keras.Model) -> tuple[str, list]:
+    found = fast_rnn_variables(model)
+    if found is None:
         raise ValueError(
-            "The fast step only trains the plain vanilla RNN built by rnn_helpers.model.RNN "
-            "(cell='rnn'); use the plain train step for this model."
+            "The fast step only trains the plain vanilla RNN, LSTM or GRU built by rnn_helpers.model.RNN "
+            "(cell='rnn', 'lstm' or 'gru', with Keras's default activations, no dropout, and for the GRU "
+            "reset_after=True); use the plain train step for this model."
         )
-    return variables
+    return found

@@ -24,8 +24,7 @@ import tensorflow as tf
 from .augmentation import random_shift
 from .batching import get_next_batch, randomize
 from .evaluation import evaluate
-from .fast_rnn import make_fast_train_step
-from .model import vanilla_rnn_variables
+from .fast_rnn import fast_rnn_variables, make_fast_train_step
 
 
 class TrainingDiverged(FloatingPointError):
@@ -303,9 +302,10 @@ def choose_train_step(
     """The step :func:`train` uses: ``(step, is_fast)``.
 
     The fast step (:func:`rnn_helpers.fast_rnn.make_fast_train_step`) when ``fast`` and
-    ``model`` is the plain vanilla RNN; else the plain :func:`make_train_step`.
+    ``model`` is the plain vanilla RNN, LSTM or GRU of :func:`rnn_helpers.model.RNN`
+    (:func:`rnn_helpers.fast_rnn.fast_rnn_variables`); else the plain :func:`make_train_step`.
     """
-    if fast and vanilla_rnn_variables(model) is not None:
+    if fast and fast_rnn_variables(model) is not None:
         return make_fast_train_step(model, optimizer), True
     return make_train_step(model, optimizer, loss_fn), False
 
@@ -357,8 +357,9 @@ def train(
             many pixels each epoch (0: no augmentation, as in the original).
         label_smoothing: train towards smoothed targets (:func:`smooth_labels`); the
             validation loss is still measured against the true one-hot labels.
-        fast: train the plain vanilla RNN with the faster, equivalent step of
-            :mod:`rnn_helpers.fast_rnn` (other models always use the plain step).
+        fast: train the plain vanilla RNN, LSTM or GRU of :func:`rnn_helpers.model.RNN`
+            with the faster, equivalent step of :mod:`rnn_helpers.fast_rnn` (other models
+            always use the plain step).
         log: where progress lines go (``print``); ``None`` for silence.
 
     Raises:

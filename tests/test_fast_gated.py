@@ -1,0 +1,188 @@
+"""The fast training path of the LSTM and the GRU computes exactly what Keras computes."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from rnn_helpers.fast_gated import gated_rnn_variables
+from rnn_helpers.fast_rnn import fast_gradients, fast_rnn_variables, forward_backward, make_fast_train_step
+from rnn_helpers.model import RNN, OutputLayer
+from rnn_helpers.training import choose_train_step, train
+
+LAYERS = {"lstm": keras.layers.LSTM, "gru": keras.layers.GRU}
+
+
+def batch(n=20, timesteps=28, features=28, classes=10, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.random((n, timesteps, features), dtype=np.float32)
+    y = np.eye(classes, dtype=np.float32)[rng.integers(0, classes, n)]
+    return x, y
+
+
+def gated_model(cell, units, seed):
+    """``RNN(cell=...)`` with every weight moved off its initial value (the GRU's
+    recurrent bias, for one, starts at zero), so that every term of the gradient counts."""
+    model = RNN(num_hidden_units=units, seed=seed, cell=cell)
+    rng = np.random.default_rng(seed)
+    model.set_weights([w + rng.normal(0, 0.2, w.shape).astype(np.float32) for w in model.get_weights()])
+    return model
+
+
+def keras_reference(model, cell):
+    """A plain Keras LSTM / GRU + Dense model holding the same weights as ``model``."""
+    timesteps, features = model.input_shape[1:]
+    units = model.get_layer("rnn").units
+    classes = model.output_shape[-1]
+    reference = keras.Sequential(
+        [keras.Input((timesteps, features)), LAYERS[cell](units), keras.layers.Dense(classes)]
+    )
+    reference.set_weights(model.get_weights())
+    return reference
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+@pytest.mark.parametrize("n,n_split", [(20, 1), (20, 2), (7, 2), (9, 3)])
+def test_outputs_and_gradients_match_keras(cell, n, n_split):
+    model = gated_model(cell, 32, seed=n)
+    x, y = batch(n, seed=n_split)
+    reference = keras_reference(model, cell)
+    loss_fn = keras.losses.CategoricalCrossentropy(from_logits=True)
+    with tf.GradientTape() as tape:
+        logits = reference(x)
+        expected_loss = loss_fn(y, logits)
+    expected_grads = tape.gradient(expected_loss, reference.trainable_variables)
+    found, variables = fast_rnn_variables(model)
+    assert found == cell
+    loss, accuracy, grads = forward_backward(variables, tf.constant(x), tf.constant(y), n_split, cell)
+    np.testing.assert_allclose(float(loss), float(expected_loss), rtol=1e-6)
+    expected_accuracy = np.mean(np.argmax(logits, 1) == np.argmax(y, 1))
+    assert float(accuracy) == pytest.approx(expected_accuracy)
+    assert len(grads) == len(expected_grads) == 5
+    for got, want in zip(grads, expected_grads, strict=True):
+        want = np.asarray(want)
+        assert got.shape == want.shape
+        scale = np.abs(want).max()
+        assert scale > 0
+        np.testing.assert_allclose(np.asarray(got), want, rtol=0, atol=2e-6 * scale)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_fast_gradients_come_in_the_order_of_the_trainable_variables(cell):
+    model = gated_model(cell, 12, seed=4)
+    x, y = batch(10, seed=4)
+    with tf.GradientTape() as tape:
+        expected_loss = keras.losses.CategoricalCrossentropy(from_logits=True)(y, model(x))
+    expected = tape.gradient(expected_loss, model.trainable_variables)
+    loss, gradients = fast_gradients(model, x, y)
+    assert float(loss) == pytest.approx(float(expected_loss), rel=1e-6)
+    for got, want in zip(gradients, expected, strict=True):
+        assert got.shape == want.shape
+        np.testing.assert_allclose(np.asarray(got), np.asarray(want), atol=2e-6 * np.abs(want).max())
+
+
+def test_an_unknown_cell_is_refused():
+    model = gated_model("gru", 8, seed=1)
+    x, y = batch(6)
+    _, variables = fast_rnn_variables(model)
+    with pytest.raises(ValueError, match="the fast path knows 'rnn', 'lstm', 'gru'"):
+        forward_backward(variables, tf.constant(x), tf.constant(y), 2, "transformer")
+
+
+@pytest.mark.parametrize(
+    "make_optimizer",
+    [
+        lambda: keras.optimizers.Adam(0.003),
+        lambda: keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(0.003, 30), clipnorm=0.5),
+    ],
+    ids=["adam", "adam-cosine-clipnorm"],
+)
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_fast_training_follows_the_plain_training_step_by_step(cell, make_optimizer):
+    """Same initial weights, optimiser and batch order: the same training, step by step."""
+    x, y = batch(200, seed=3)
+    results = {}
+    initial = RNN(num_hidden_units=24, seed=2, cell=cell).get_weights()
+    for fast in (True, False):
+        model = RNN(num_hidden_units=24, seed=2, cell=cell)
+        model.set_weights(initial)
+        optimizer = make_optimizer()
+        _, is_fast = choose_train_step(model, optimizer, keras.losses.CategoricalCrossentropy(), fast)
+        assert is_fast is fast
+        history = train(
+            model, x, y, x[:40], y[:40], epochs=3, batch_size=20, display_freq=4, seed=5,
+            optimizer=optimizer, fast=fast, log=None,
+        )  # fmt: skip
+        results[fast] = (history, model.get_weights())
+    (fast_history, fast_weights), (plain_history, plain_weights) = results[True], results[False]
+    # the weights did move: 30 steps of training happened
+    assert max(np.abs(a - b).max() for a, b in zip(fast_weights, initial, strict=True)) > 1e-3
+    np.testing.assert_allclose(fast_history.train_loss, plain_history.train_loss, rtol=1e-4)
+    np.testing.assert_allclose(fast_history.train_accuracy, plain_history.train_accuracy, rtol=1e-4)
+    np.testing.assert_allclose(fast_history.val_loss, plain_history.val_loss, rtol=1e-4)
+    # Adam moves every weight by about its learning rate (0.003) a step, whatever the size of
+    # the gradient, so a float32 rounding difference in a gradient near zero can move a weight
+    # by a small part of a step: allowed, a thousandth of one step (3e-6)
+    for a, b in zip(fast_weights, plain_weights, strict=True):
+        np.testing.assert_allclose(a, b, rtol=0, atol=max(2e-5 * np.abs(b).max(), 1e-3 * 0.003))
+    fast_logged, plain_logged = fast_history.logged, plain_history.logged
+    assert [e["iteration"] for e in fast_logged] == [e["iteration"] for e in plain_logged] == [0, 4, 8] * 3
+    np.testing.assert_allclose([e["loss"] for e in fast_logged], [e["loss"] for e in plain_logged], rtol=1e-4)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_a_fast_trained_model_saves_and_reloads_as_a_keras_model(cell, tmp_path):
+    model = RNN(num_hidden_units=16, seed=7, cell=cell)
+    x, y = batch(60, seed=7)
+    before = model.get_weights()
+    train(model, x, y, x[:20], y[:20], epochs=1, batch_size=20, seed=1, fast=True, log=None)
+    assert any(not np.array_equal(a, b) for a, b in zip(before, model.get_weights(), strict=True))
+    path = tmp_path / "model.keras"
+    model.save(path)
+    reloaded = keras.models.load_model(path)
+    assert isinstance(reloaded.get_layer("rnn"), LAYERS[cell])
+    assert isinstance(reloaded.get_layer("output"), OutputLayer)
+    np.testing.assert_array_equal(np.asarray(reloaded(x)), np.asarray(model(x)))
+    assert fast_rnn_variables(reloaded)[0] == cell  # and can be trained further, fast
+
+
+@pytest.mark.parametrize(
+    "layer",
+    [
+        keras.layers.GRU(8, reset_after=False),
+        keras.layers.LSTM(8, dropout=0.1),
+        keras.layers.GRU(8, recurrent_dropout=0.1),
+        keras.layers.LSTM(8, activation="relu"),
+        keras.layers.GRU(8, recurrent_activation="hard_sigmoid"),
+        keras.layers.LSTM(8, use_bias=False),
+        keras.layers.GRU(8, go_backwards=True),
+    ],
+    ids=["gru-reset-before", "lstm-dropout", "gru-recurrent-dropout", "lstm-relu", "gru-hard-sigmoid",
+         "lstm-no-bias", "gru-backwards"],
+)  # fmt: skip
+def test_other_gated_layers_take_the_plain_step(layer):
+    inputs = keras.Input((28, 28))
+    model = keras.Model(inputs, OutputLayer(10, name="output")(layer(inputs)))
+    assert gated_rnn_variables(model) is None and fast_rnn_variables(model) is None
+    optimizer = keras.optimizers.Adam()
+    _, is_fast = choose_train_step(model, optimizer, keras.losses.CategoricalCrossentropy(from_logits=True))
+    assert is_fast is False
+    with pytest.raises(ValueError, match="use the plain train step for this model"):
+        make_fast_train_step(model, optimizer)
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_every_cell_of_the_tutorial_takes_the_fast_step(cell):
+    model = RNN(num_hidden_units=8, cell=cell)
+    assert fast_rnn_variables(model)[0] == cell
+    optimizer = keras.optimizers.Adam()
+    _, is_fast = choose_train_step(model, optimizer, keras.losses.CategoricalCrossentropy(from_logits=True))
+    assert is_fast is True
+    _, is_fast = choose_train_step(model, optimizer, keras.losses.CategoricalCrossentropy(), fast=False)
+    assert is_fast is False

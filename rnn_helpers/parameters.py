@@ -217,7 +217,7 @@ PARAMETERS: dict[str, Parameter] = {
             "fast",
             True,
             "True, False",
-            "True: the vanilla RNN trains with the hand-written fast step (same numbers); False: plain",
+            "True: train with the hand-written fast step (same numbers, all three cells); False: plain",
             flag,
         ),
         Parameter(

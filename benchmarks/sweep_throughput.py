@@ -11,7 +11,7 @@ ratio of the two, and whether both gave the same test and validation accuracies.
     python benchmarks/sweep_throughput.py
     python benchmarks/sweep_throughput.py --runs 8 --workers 4 --epochs 1
 
-Needs the MNIST files (see the README's data section) and the cluster extra.
+Needs the MNIST files (see docs/data.md) and the cluster extra.
 """
 
 from __future__ import annotations

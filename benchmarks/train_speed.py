@@ -50,7 +50,7 @@ memory, final validation accuracy, and the ratio of each method's median epoch t
     python benchmarks/train_speed.py --epochs 6 --repeats 2 --units 64
     python benchmarks/train_speed.py --also-tuned-fit   # (b) again with (a)'s thread settings
 
-Needs the MNIST files (see the README's data section).
+Needs the MNIST files (see docs/data.md).
 """
 
 from __future__ import annotations

@@ -29,7 +29,7 @@ def needs_mnist():
     except DataNotFoundError:
         if require_data():
             raise
-        pytest.skip("MNIST is not available on this machine (see the README's data section)")
+        pytest.skip("MNIST is not available on this machine (see docs/data.md)")
 
 
 def run(tmp_path: Path, **parameters) -> dict:

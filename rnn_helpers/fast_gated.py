@@ -96,8 +96,9 @@ def _column_sums(matrix):
     return tf.matmul(tf.ones([1, tf.shape(matrix)[0]], matrix.dtype), matrix)[0]
 
 
-def _output_layer(h_last, W, b, y, batch_total):  # noqa: N803 (the tutorial's names)
-    """Loss sum, correct count, ``dW``, ``db`` and ``dh_T`` of the output layer."""
+def output_layer_forward_backward(h_last, W, b, y, batch_total):  # noqa: N803 (the tutorial's names)
+    """The output layer of every cell: loss sum, correct count, ``dW``, ``db`` and ``dh_T``
+    for one part of a batch (gradients of ``sum(loss) / batch_total``)."""
     logits = tf.matmul(h_last, W) + b
     loss_sum = tf.reduce_sum(tf.nn.softmax_cross_entropy_with_logits(labels=y, logits=logits))
     correct = tf.reduce_sum(tf.cast(tf.equal(tf.argmax(logits, 1), tf.argmax(y, 1)), tf.float32))
@@ -132,7 +133,7 @@ def lstm_half_forward_backward(variables, x, y, batch_total):
             (gates_i, gates_f, gates_g, gates_o, cells, cells_tanh), (i, f, g, o, c, c_tanh), strict=True
         ):
             store.append(value)
-    loss_sum, correct, dW, db, dh = _output_layer(states[-1], W, b, y, batch_total)
+    loss_sum, correct, dW, db, dh = output_layer_forward_backward(states[-1], W, b, y, batch_total)
 
     # Going back, one step is TensorFlow's fused LSTMBlockCellGrad (the element-wise part in
     # one operation; it writes its gates in the order i, c, f, o) and one matmul. With dc_t
@@ -207,7 +208,7 @@ def gru_half_forward_backward(variables, x, y, batch_total):
         states.append((1 - z) * hh if t == 0 else hh + z * (states[-1] - hh))
         for store, value in zip((gates_z, gates_r, candidates, inners_h), (z, r, hh, inner_h), strict=True):
             store.append(value)
-    loss_sum, correct, dW, db, dh = _output_layer(states[-1], W, b, y, batch_total)
+    loss_sum, correct, dW, db, dh = output_layer_forward_backward(states[-1], W, b, y, batch_total)
 
     # With dh_t the gradient reaching h_t, the pre-activation gradients are
     #   da_h = dh * (1-z)(1-hh^2)           (of x_h + r * inner_h)

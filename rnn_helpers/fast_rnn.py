@@ -50,6 +50,7 @@ from .fast_gated import (
     gru_half_forward_backward,
     lstm_gradients_in_keras_order,
     lstm_half_forward_backward,
+    output_layer_forward_backward,
 )
 from .model import vanilla_rnn_variables
 
@@ -67,16 +68,7 @@ def _half_forward_backward(variables, x, y, batch_total):
     for t in range(1, T):
         states.append(tf.tanh(projected[t] + tf.matmul(states[-1], W_h)))
     H_all = tf.stack(states)  # (T, part, H): h_1 .. h_T
-    h_last = states[-1]
-    logits = tf.matmul(h_last, W) + b
-
-    loss_sum = tf.reduce_sum(tf.nn.softmax_cross_entropy_with_logits(labels=y, logits=logits))
-    correct = tf.reduce_sum(tf.cast(tf.equal(tf.argmax(logits, 1), tf.argmax(y, 1)), tf.float32))
-
-    d_logits = (tf.nn.softmax(logits) - y) / batch_total
-    dW = tf.matmul(h_last, d_logits, transpose_a=True)
-    db = tf.reduce_sum(d_logits, 0)
-    dh = tf.matmul(d_logits, W, transpose_b=True)
+    loss_sum, correct, dW, db, dh = output_layer_forward_backward(states[-1], W, b, y, batch_total)
     tanh_grad = 1.0 - tf.square(H_all)
     d_pre = [None] * T
     for t in range(T - 1, -1, -1):
@@ -159,8 +151,7 @@ def fast_gradients(model: keras.Model, x_batch, y_batch, n_split: int = 2):
     cell, variables = _variables_of(model)
     x_batch, y_batch = tf.convert_to_tensor(x_batch, tf.float32), tf.convert_to_tensor(y_batch, tf.float32)
     loss, _, gradients = forward_backward(variables, x_batch, y_batch, n_split, cell)
-    by_id = {id(v): g for v, g in zip(variables, gradients, strict=True)}
-    return loss, [by_id[id(v)] for v in model.trainable_variables]
+    return loss, _in_trainable_order(model, variables, gradients)
 
 
 def make_fast_train_step(model: keras.Model, optimizer: keras.optimizers.Optimizer, n_split: int = 2):
@@ -176,7 +167,6 @@ def make_fast_train_step(model: keras.Model, optimizer: keras.optimizers.Optimiz
     """
     cell, variables = _variables_of(model)
     trainable = list(model.trainable_variables)
-    order = [next(i for i, t in enumerate(trainable) if t is v) for v in variables]
     optimizer.build(trainable)  # Adam's moments must exist before the step is traced
 
     @tf.function
@@ -185,11 +175,9 @@ def make_fast_train_step(model: keras.Model, optimizer: keras.optimizers.Optimiz
         # read of it (the gradient of W, for instance, does not depend on reading W).
         weights = [tf.convert_to_tensor(v) for v in variables]
         loss, accuracy, gradients = forward_backward(weights, x_batch, y_batch, n_split, cell)
-        by_variable = [None] * len(trainable)
-        for position, gradient in zip(order, gradients, strict=True):
-            by_variable[position] = gradient
+        gradients = _in_trainable_order(model, variables, gradients)
         with tf.control_dependencies([loss, accuracy, *weights]):
-            optimizer.apply_gradients(zip(by_variable, trainable, strict=True))
+            optimizer.apply_gradients(zip(gradients, trainable, strict=True))
         return loss, accuracy
 
     graphs: dict[tuple, Callable] = {}
@@ -205,6 +193,12 @@ def make_fast_train_step(model: keras.Model, optimizer: keras.optimizers.Optimiz
         return graphs[shapes](x_batch, y_batch)
 
     return step
+
+
+def _in_trainable_order(model: keras.Model, variables: list, gradients: list) -> list:
+    """``gradients`` (one per entry of ``variables``) in the order of ``model.trainable_variables``."""
+    by_variable = {id(v): g for v, g in zip(variables, gradients, strict=True)}
+    return [by_variable[id(v)] for v in model.trainable_variables]
 
 
 def _variables_of(model: keras.Model) -> tuple[str, list]:

@@ -156,6 +156,14 @@ def synthetic(tmp_path, cache_dir) -> Synthetic:
     return make_synthetic(tmp_path / "data")
 
 
+def batch(n=20, timesteps=28, features=28, classes=10, seed=0):
+    """A random batch of ``n`` sequences and one-hot labels, float32."""
+    rng = np.random.default_rng(seed)
+    x = rng.random((n, timesteps, features), dtype=np.float32)
+    y = np.eye(classes, dtype=np.float32)[rng.integers(0, classes, n)]
+    return x, y
+
+
 def leftover_files(folder: Path) -> list[str]:
     """Every file below ``folder`` (relative names), for "nothing left behind" checks."""
     if not folder.exists():

@@ -1,4 +1,7 @@
-"""The fast training path of the LSTM and the GRU computes exactly what Keras computes."""
+"""The fast training path of the LSTM and the GRU computes exactly what Keras computes.
+
+(Training step by step against the plain step, for all three cells: tests/test_fast_rnn.py.)
+"""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from conftest import batch
 
 from rnn_helpers.fast_gated import gated_rnn_variables
 from rnn_helpers.fast_rnn import fast_gradients, fast_rnn_variables, forward_backward, make_fast_train_step
@@ -17,13 +21,6 @@ from rnn_helpers.model import RNN, OutputLayer
 from rnn_helpers.training import choose_train_step, train
 
 LAYERS = {"lstm": keras.layers.LSTM, "gru": keras.layers.GRU}
-
-
-def batch(n=20, timesteps=28, features=28, classes=10, seed=0):
-    rng = np.random.default_rng(seed)
-    x = rng.random((n, timesteps, features), dtype=np.float32)
-    y = np.eye(classes, dtype=np.float32)[rng.integers(0, classes, n)]
-    return x, y
 
 
 def gated_model(cell, units, seed):
@@ -93,47 +90,6 @@ def test_an_unknown_cell_is_refused():
     _, variables = fast_rnn_variables(model)
     with pytest.raises(ValueError, match="the fast path knows 'rnn', 'lstm', 'gru'"):
         forward_backward(variables, tf.constant(x), tf.constant(y), 2, "transformer")
-
-
-@pytest.mark.parametrize(
-    "make_optimizer",
-    [
-        lambda: keras.optimizers.Adam(0.003),
-        lambda: keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(0.003, 30), clipnorm=0.5),
-    ],
-    ids=["adam", "adam-cosine-clipnorm"],
-)
-@pytest.mark.parametrize("cell", ["lstm", "gru"])
-def test_fast_training_follows_the_plain_training_step_by_step(cell, make_optimizer):
-    """Same initial weights, optimiser and batch order: the same training, step by step."""
-    x, y = batch(200, seed=3)
-    results = {}
-    initial = RNN(num_hidden_units=24, seed=2, cell=cell).get_weights()
-    for fast in (True, False):
-        model = RNN(num_hidden_units=24, seed=2, cell=cell)
-        model.set_weights(initial)
-        optimizer = make_optimizer()
-        _, is_fast = choose_train_step(model, optimizer, keras.losses.CategoricalCrossentropy(), fast)
-        assert is_fast is fast
-        history = train(
-            model, x, y, x[:40], y[:40], epochs=3, batch_size=20, display_freq=4, seed=5,
-            optimizer=optimizer, fast=fast, log=None,
-        )  # fmt: skip
-        results[fast] = (history, model.get_weights())
-    (fast_history, fast_weights), (plain_history, plain_weights) = results[True], results[False]
-    # the weights did move: 30 steps of training happened
-    assert max(np.abs(a - b).max() for a, b in zip(fast_weights, initial, strict=True)) > 1e-3
-    np.testing.assert_allclose(fast_history.train_loss, plain_history.train_loss, rtol=1e-4)
-    np.testing.assert_allclose(fast_history.train_accuracy, plain_history.train_accuracy, rtol=1e-4)
-    np.testing.assert_allclose(fast_history.val_loss, plain_history.val_loss, rtol=1e-4)
-    # Adam moves every weight by about its learning rate (0.003) a step, whatever the size of
-    # the gradient, so a float32 rounding difference in a gradient near zero can move a weight
-    # by a small part of a step: allowed, a thousandth of one step (3e-6)
-    for a, b in zip(fast_weights, plain_weights, strict=True):
-        np.testing.assert_allclose(a, b, rtol=0, atol=max(2e-5 * np.abs(b).max(), 1e-3 * 0.003))
-    fast_logged, plain_logged = fast_history.logged, plain_history.logged
-    assert [e["iteration"] for e in fast_logged] == [e["iteration"] for e in plain_logged] == [0, 4, 8] * 3
-    np.testing.assert_allclose([e["loss"] for e in fast_logged], [e["loss"] for e in plain_logged], rtol=1e-4)
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru"])

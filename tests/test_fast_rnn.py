@@ -10,18 +10,12 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from conftest import batch
 
 from rnn_helpers.fast_rnn import fast_gradients, forward_backward, make_fast_train_step
 from rnn_helpers.model import RNN, vanilla_rnn_variables
 from rnn_helpers.startup import configure_cpu_threads
 from rnn_helpers.training import choose_train_step, train
-
-
-def batch(n=20, timesteps=28, features=28, classes=10, seed=0):
-    rng = np.random.default_rng(seed)
-    x = rng.random((n, timesteps, features), dtype=np.float32)
-    y = np.eye(classes, dtype=np.float32)[rng.integers(0, classes, n)]
-    return x, y
 
 
 def keras_reference(model):
@@ -80,25 +74,37 @@ def test_fast_gradients_come_in_the_order_of_the_trainable_variables():
         np.testing.assert_allclose(np.asarray(got), np.asarray(want), atol=2e-6 * np.abs(want).max())
 
 
-@pytest.mark.parametrize(
-    "make_optimizer",
-    [
-        lambda: keras.optimizers.Adam(0.003),
-        lambda: keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(0.003, 30), clipnorm=0.5),
-        lambda: keras.optimizers.SGD(0.05, momentum=0.9),
-    ],
-    ids=["adam", "adam-cosine-clipnorm", "sgd-momentum"],
+ADAM = lambda: keras.optimizers.Adam(0.003)  # noqa: E731
+ADAM_COSINE_CLIPNORM = lambda: keras.optimizers.Adam(  # noqa: E731
+    keras.optimizers.schedules.CosineDecay(0.003, 30), clipnorm=0.5
 )
-def test_fast_training_follows_the_plain_training_step_by_step(make_optimizer):
+SGD_MOMENTUM = lambda: keras.optimizers.SGD(0.05, momentum=0.9)  # noqa: E731
+
+
+@pytest.mark.parametrize(
+    "cell,make_optimizer",
+    [
+        ("rnn", ADAM),
+        ("rnn", ADAM_COSINE_CLIPNORM),
+        ("rnn", SGD_MOMENTUM),
+        ("lstm", ADAM),
+        ("lstm", ADAM_COSINE_CLIPNORM),
+        ("gru", ADAM),
+        ("gru", ADAM_COSINE_CLIPNORM),
+    ],
+    ids=["rnn-adam", "rnn-adam-cosine-clipnorm", "rnn-sgd-momentum", "lstm-adam", "lstm-adam-cosine-clipnorm",
+         "gru-adam", "gru-adam-cosine-clipnorm"],
+)  # fmt: skip
+def test_fast_training_follows_the_plain_training_step_by_step(cell, make_optimizer):
     """Same initial weights, optimiser and batch order: the same training, step by step.
 
     (This also catches a weight update overtaking a read of that weight within a step.)
     """
     x, y = batch(200, seed=3)
     results = {}
-    initial = RNN(num_hidden_units=24, seed=2).get_weights()
+    initial = RNN(num_hidden_units=24, seed=2, cell=cell).get_weights()
     for fast in (True, False):
-        model = RNN(num_hidden_units=24, seed=2)
+        model = RNN(num_hidden_units=24, seed=2, cell=cell)
         model.set_weights(initial)
         optimizer = make_optimizer()
         _, is_fast = choose_train_step(model, optimizer, keras.losses.CategoricalCrossentropy(), fast)
@@ -109,11 +115,16 @@ def test_fast_training_follows_the_plain_training_step_by_step(make_optimizer):
         )  # fmt: skip
         results[fast] = (history, model.get_weights())
     (fast_history, fast_weights), (plain_history, plain_weights) = results[True], results[False]
+    # the weights did move: 30 steps of training happened
+    assert max(np.abs(a - b).max() for a, b in zip(fast_weights, initial, strict=True)) > 1e-3
     # the two paths compute the same gradients in a different order of float32 operations:
-    # after 30 steps they agree to rounding, and no prediction has flipped. A weight near zero
-    # may differ by a small part of a step: allowed, a thousandth of one Adam step (3e-6).
+    # after 30 steps they agree to rounding, and no prediction has flipped
     np.testing.assert_allclose(fast_history.train_loss, plain_history.train_loss, rtol=1e-4)
     np.testing.assert_allclose(fast_history.train_accuracy, plain_history.train_accuracy, rtol=1e-4)
+    np.testing.assert_allclose(fast_history.val_loss, plain_history.val_loss, rtol=1e-4)
+    # Adam moves every weight by about its learning rate (0.003) a step, whatever the size of
+    # the gradient, so a float32 rounding difference in a gradient near zero can move a weight
+    # by a small part of a step: allowed, a thousandth of one step (3e-6)
     for a, b in zip(fast_weights, plain_weights, strict=True):
         np.testing.assert_allclose(a, b, rtol=0, atol=max(2e-5 * np.abs(b).max(), 1e-3 * 0.003))
     fast_logged, plain_logged = fast_history.logged, plain_history.logged

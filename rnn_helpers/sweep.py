@@ -56,7 +56,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from .parameters import DEFAULTS
+from .parameters import DEFAULTS, PARAMETERS, ParameterError
 from .results import format_value, write_json
 
 COLUMNS = ("status", "test_accuracy", "val_accuracy", "parameter_count", "seconds_per_epoch", "error")
@@ -160,20 +160,17 @@ def run_parameters(defaults: Mapping[str, Any], overrides: Mapping[str, Any]) ->
     return json.loads(json.dumps(merged, default=str))
 
 
-def _same_value(recorded: Any, wanted: Any) -> bool:
-    """Whether a value a notebook recorded after checking it (``"None"`` made ``None``,
-    ``"LSTM"`` made ``"lstm"``, ``1`` made ``1.0``) stands for the value asked for."""
-    if recorded == wanted:
-        return True
-    none_words = ("", "none", "null")
-    as_none = [
-        v is None or (isinstance(v, str) and v.strip().lower() in none_words) for v in (recorded, wanted)
-    ]
-    if all(as_none):
-        return True
-    if isinstance(recorded, str) and isinstance(wanted, str):
-        return recorded.strip().lower() == wanted.strip().lower()
-    return False
+def _checked(key: str, value: Any) -> Any:
+    """``value`` as a notebook records it after checking it (``"None"`` becomes ``None``,
+    ``"LSTM"`` becomes ``"lstm"``, ``1`` becomes ``1.0``): the declared parameter's own check
+    (:data:`rnn_helpers.parameters.PARAMETERS`); a name or value it does not take, as given."""
+    parameter = PARAMETERS.get(key)
+    if parameter is None:
+        return value
+    try:
+        return parameter.check(key, value)
+    except ParameterError:
+        return value
 
 
 def _shown(values: Mapping[str, Any], key: str) -> str:
@@ -216,7 +213,7 @@ def previous_run(folder: str | os.PathLike[str], parameters: Mapping[str, Any]) 
         if not isinstance(before, dict):
             return "rerun", f"it has neither a {RECORD} nor the parameters in its metrics.json"
         changed = [
-            key for key in parameters if key not in before or not _same_value(before[key], parameters[key])
+            key for key in parameters if key not in before or before[key] != _checked(key, parameters[key])
         ]
     if not changed:
         return "reuse", ""

@@ -166,6 +166,12 @@ def vanilla_rnn_variables(model: keras.Model) -> list | None:
     return [rnn.cell.kernel, rnn.cell.recurrent_kernel, rnn.cell.bias, out.W, out.b]
 
 
+def model_file(model_dir: str | os.PathLike[str]) -> Path:
+    """``<model_dir>/model.keras`` for a notebook-01 output folder, else ``model_dir`` itself."""
+    path = Path(model_dir).expanduser()
+    return path / "model.keras" if path.is_dir() else path
+
+
 def load_trained_model(model_dir: str | os.PathLike[str]) -> keras.Model:
     """Load ``model.keras`` from a folder written by notebook 01 (or that file itself).
 
@@ -174,9 +180,7 @@ def load_trained_model(model_dir: str | os.PathLike[str]) -> keras.Model:
         ValueError: the file cannot be read as a Keras model (damaged, or not a model),
             or holds some other model than the tutorial's vanilla RNN.
     """
-    path = Path(model_dir).expanduser()
-    if path.is_dir():
-        path = path / "model.keras"
+    path = model_file(model_dir)
     if not path.is_file():
         raise FileNotFoundError(
             f"No saved model at {path}. Run notebook 01 with -p output_dir {path.parent} first, "
@@ -229,10 +233,8 @@ def describe_trained_model(
         trained_with = {k: parameters[k] for k in TRAINING_PARAMETERS if k in parameters}
         source = "trained here"
     else:
-        folder = Path(model_dir).expanduser()
-        folder = folder if folder.is_dir() else folder.parent
         try:
-            recorded = json.loads((folder / "metrics.json").read_text())["parameters"]
+            recorded = json.loads((model_file(model_dir).parent / "metrics.json").read_text())["parameters"]
             trained_with = {k: recorded[k] for k in TRAINING_PARAMETERS if k in recorded}
         except (OSError, ValueError, KeyError, TypeError):
             trained_with = None

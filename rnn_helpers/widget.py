@@ -251,18 +251,17 @@ def load_or_train_model(
         ValueError: ``model_dir`` holds some other model than the tutorial's vanilla RNN.
     """
     from . import load_data
-    from .model import RNN, load_trained_model
+    from .model import RNN, load_trained_model, model_file
     from .results import display_path
     from .training import make_optimizer, train
 
     if model_dir is not None:
-        path = Path(model_dir).expanduser()
-        saved = path / "model.keras" if path.is_dir() else path
+        saved = model_file(model_dir)
         if saved.is_file():
             return load_trained_model(
                 saved
             ), f"Using the model trained by notebook 01 ({display_path(saved)})."
-        where = f"No saved model in {display_path(path)}"
+        where = f"No saved model in {display_path(Path(model_dir).expanduser())}"
     else:
         where = "model_dir = None"
     x_train, y_train, x_valid, y_valid = load_data("train", data_dir=data_dir, flatten=False)

@@ -90,7 +90,7 @@ def _time_major(x):
     return tf.reshape(tf.transpose(x, [1, 0, 2]), [-1, x.shape[2]])
 
 
-def _column_sums(matrix):
+def column_sums(matrix):
     """``reduce_sum(matrix, 0)`` as a ``(1, rows) @ (rows, columns)`` matmul: on a CPU several
     times faster than TensorFlow's column reduction for these tall matrices."""
     return tf.matmul(tf.ones([1, tf.shape(matrix)[0]], matrix.dtype), matrix)[0]
@@ -163,7 +163,7 @@ def lstm_half_forward_backward(variables, x, y, batch_total):
     # dR = sum_t h_{t-1}^T dz_t; with h_0 = 0 only t = 2..T contribute
     H_all = tf.stack(states)
     dR = tf.matmul(tf.reshape(H_all[:-1], [-1, H]), tf.reshape(DZ[1:], [-1, 4 * H]), transpose_a=True)
-    d_bias = _column_sums(DZ_flat)
+    d_bias = column_sums(DZ_flat)
     return loss_sum, correct, (dK, dR, d_bias, dW, db)
 
 
@@ -236,5 +236,5 @@ def gru_half_forward_backward(variables, x, y, batch_total):
     dK = tf.matmul(x_time_major, D_in_flat, transpose_a=True)
     # dR = sum_t h_{t-1}^T d inner_t; with h_0 = 0 only t = 2..T contribute
     dR = tf.matmul(tf.reshape(H_all[:-1], [-1, H]), tf.reshape(D_inner[1:], [-1, 3 * H]), transpose_a=True)
-    d_bias = tf.stack([_column_sums(D_in_flat), _column_sums(D_inner_flat)])
+    d_bias = tf.stack([column_sums(D_in_flat), column_sums(D_inner_flat)])
     return loss_sum, correct, (dK, dR, d_bias, dW, db)

@@ -132,6 +132,32 @@ def test_fast_training_follows_the_plain_training_step_by_step(cell, make_optimi
     np.testing.assert_allclose([e["loss"] for e in fast_logged], [e["loss"] for e in plain_logged], rtol=1e-4)
 
 
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_the_direct_call_of_the_fast_step_is_the_public_call(cell, monkeypatch):
+    """The step calls its traced graph through ``_direct_call`` (TensorFlow's flat call);
+    the public ``ConcreteFunction`` call, its fallback, must train identically, also when
+    the batch size changes (a second graph) and when given float64 NumPy arrays."""
+    import rnn_helpers.fast_rnn as fast_rnn
+
+    assert hasattr(tf.function(lambda: 0).get_concrete_function(), "_call_flat")  # the direct path is tested
+    x, y = batch(70, seed=4)
+    initial = RNN(num_hidden_units=16, seed=1, cell=cell).get_weights()
+    runs = {}
+    for direct in (True, False):
+        if not direct:
+            monkeypatch.setattr(fast_rnn, "_direct_call", lambda concrete: concrete)
+        model = RNN(num_hidden_units=16, seed=1, cell=cell)
+        model.set_weights(initial)
+        step = make_fast_train_step(model, keras.optimizers.Adam(0.01))
+        outputs = [step(x[:30], y[:30]), step(x[30:60].astype(np.float64), y[30:60]), step(x[60:], y[60:])]
+        runs[direct] = ([float(v) for pair in outputs for v in pair], model.get_weights())
+    (direct_out, direct_weights), (public_out, public_weights) = runs[True], runs[False]
+    assert direct_out == public_out
+    for a, b in zip(direct_weights, public_weights, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert max(np.abs(a - b).max() for a, b in zip(direct_weights, initial, strict=True)) > 1e-3
+
+
 def test_only_the_plain_vanilla_rnn_takes_the_fast_path():
     assert vanilla_rnn_variables(RNN(num_hidden_units=8)) is not None
     lstm = keras.Sequential([keras.Input((28, 28)), keras.layers.LSTM(8), keras.layers.Dense(10)])

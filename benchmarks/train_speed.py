@@ -96,11 +96,10 @@ def _chunked_steps(model, optimizer, batch_size: int):
     """(d): the fast step run ``count`` batches per compiled call in a ``tf.while_loop``."""
     import tensorflow as tf
 
-    from rnn_helpers.fast_rnn import fast_rnn_variables, forward_backward
+    from rnn_helpers.fast_rnn import fast_rnn_variables, forward_backward, in_trainable_order
 
     cell, variables = fast_rnn_variables(model)
     trainable = list(model.trainable_variables)
-    order = [next(i for i, t in enumerate(trainable) if t is v) for v in variables]
     optimizer.build(trainable)
     state = [*trainable, *optimizer.variables]
 
@@ -114,11 +113,9 @@ def _chunked_steps(model, optimizer, batch_size: int):
             loss, _, gradients = forward_backward(
                 weights, tf.gather(x_all, indices), tf.gather(y_all, indices), cell=cell
             )
-            by_variable = [None] * len(trainable)
-            for position, gradient in zip(order, gradients, strict=True):
-                by_variable[position] = gradient
+            gradients = in_trainable_order(model, variables, gradients)
             with tf.control_dependencies([loss, *weights]):
-                optimizer.apply_gradients(zip(by_variable, trainable, strict=True))
+                optimizer.apply_gradients(zip(gradients, trainable, strict=True))
             with tf.control_dependencies([tf.identity(v) for v in state]):
                 return i + 1, losses.write(i, loss)
 

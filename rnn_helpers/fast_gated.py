@@ -85,7 +85,7 @@ def gated_rnn_variables(model: keras.Model) -> tuple[str, list] | None:
     return cell, [rnn.cell.kernel, rnn.cell.recurrent_kernel, rnn.cell.bias, out.W, out.b]
 
 
-def _time_major(x):
+def time_major(x):
     """``(part, T, F)`` -> ``(T*part, F)``, timestep by timestep."""
     return tf.reshape(tf.transpose(x, [1, 0, 2]), [-1, x.shape[2]])
 
@@ -118,7 +118,7 @@ def lstm_half_forward_backward(variables, x, y, batch_total):
     T = x.shape[1]
     H = R.shape[0]
     part = tf.shape(x)[0]
-    x_time_major = _time_major(x)
+    x_time_major = time_major(x)
     projected = tf.unstack(tf.reshape(tf.matmul(x_time_major, K) + bias, [T, part, 4 * H]))
 
     gates_i, gates_f, gates_g, gates_o, cells, cells_tanh, states = [], [], [], [], [], [], []
@@ -190,7 +190,7 @@ def gru_half_forward_backward(variables, x, y, batch_total):
     H = R.shape[0]
     part = tf.shape(x)[0]
     b_in, b_rec = bias[0], bias[1]
-    x_time_major = _time_major(x)
+    x_time_major = time_major(x)
     projected = tf.reshape(tf.matmul(x_time_major, K) + b_in, [T, part, 3 * H])
     x_zr, x_h = tf.split(projected, [2 * H, H], axis=-1)
     x_zr, x_h = tf.unstack(x_zr), tf.unstack(x_h)

@@ -53,6 +53,7 @@ from .fast_gated import (
     lstm_gradients_in_keras_order,
     lstm_half_forward_backward,
     output_layer_forward_backward,
+    time_major,
 )
 from .model import vanilla_rnn_variables
 
@@ -60,10 +61,10 @@ from .model import vanilla_rnn_variables
 def _half_forward_backward(variables, x, y, batch_total):
     """Loss, correct count and gradients of ``sum(loss) / batch_total`` for one part of a batch."""
     W_x, W_h, b_h, W, b = variables
-    T, F = x.shape[1], x.shape[2]
+    T = x.shape[1]
     H = W_h.shape[0]
     part = tf.shape(x)[0]
-    x_time_major = tf.reshape(tf.transpose(x, [1, 0, 2]), [-1, F])  # (T*part, F)
+    x_time_major = time_major(x)  # (T*part, F)
     # one (part, H) tensor per timestep, split off in one operation
     projected = tf.unstack(tf.reshape(tf.matmul(x_time_major, W_x) + b_h, [T, part, H]))
 
@@ -154,7 +155,7 @@ def fast_gradients(model: keras.Model, x_batch, y_batch, n_split: int = 2):
     cell, variables = _variables_of(model)
     x_batch, y_batch = tf.convert_to_tensor(x_batch, tf.float32), tf.convert_to_tensor(y_batch, tf.float32)
     loss, _, gradients = forward_backward(variables, x_batch, y_batch, n_split, cell)
-    return loss, _in_trainable_order(model, variables, gradients)
+    return loss, in_trainable_order(model, variables, gradients)
 
 
 def make_fast_train_step(model: keras.Model, optimizer: keras.optimizers.Optimizer, n_split: int = 2):
@@ -178,7 +179,7 @@ def make_fast_train_step(model: keras.Model, optimizer: keras.optimizers.Optimiz
         # read of it (the gradient of W, for instance, does not depend on reading W).
         weights = [tf.convert_to_tensor(v) for v in variables]
         loss, accuracy, gradients = forward_backward(weights, x_batch, y_batch, n_split, cell)
-        gradients = _in_trainable_order(model, variables, gradients)
+        gradients = in_trainable_order(model, variables, gradients)
         with tf.control_dependencies([loss, accuracy, *weights]):
             optimizer.apply_gradients(zip(gradients, trainable, strict=True))
         return loss, accuracy
@@ -214,7 +215,7 @@ def _direct_call(concrete) -> Callable:
     return lambda x_batch, y_batch: call_flat([x_batch, y_batch], captured)
 
 
-def _in_trainable_order(model: keras.Model, variables: list, gradients: list) -> list:
+def in_trainable_order(model: keras.Model, variables: list, gradients: list) -> list:
     """``gradients`` (one per entry of ``variables``) in the order of ``model.trainable_variables``."""
     by_variable = {id(v): g for v, g in zip(variables, gradients, strict=True)}
     return [by_variable[id(v)] for v in model.trainable_variables]

@@ -8,8 +8,8 @@ Everything else lives in its own module, so that importing the data layer does n
 start TensorFlow: ``model``, ``training``, ``fast_rnn``, ``augmentation``, ``evaluation``,
 ``inside``, ``plotting`` (the tutorial itself); ``parameters``, ``results``, ``startup``
 (running notebooks); ``sweep``, ``cluster`` (parameter sweeps, also on Dask);
-``drawing``, ``widget`` (notebook 05's draw-a-digit widget); ``tf1``, ``convert``,
-``migration`` (the original TensorFlow 1 code, checkpoints, notebook 04).
+``drawing``, ``widget`` (notebook 05's draw-a-digit widget); ``tf1``, ``tf1_extra``,
+``convert``, ``migration`` (the original TensorFlow 1 code, checkpoints, notebook 04).
 """
 
 from .batching import get_next_batch, randomize

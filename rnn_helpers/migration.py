@@ -12,7 +12,6 @@ loop, built from the project's ``randomize``, ``get_next_batch`` and
 from __future__ import annotations
 
 import ast
-import importlib.util
 import os
 import subprocess
 import sys
@@ -26,9 +25,9 @@ import tensorflow as tf
 from matplotlib.figure import Figure
 
 from .batching import get_next_batch, randomize
+from .tf1_extra import INSTALL_HINT, tf1_available
 from .training import make_train_step
 
-INSTALL_HINT = 'pip install -e ".[tf1]" (or just the package: pip install "tf-keras~=2.21.0")'
 PACKAGE_ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -38,11 +37,6 @@ class TF1Error(RuntimeError):
 
 class TF1Unavailable(TF1Error):
     """The TensorFlow 1 code cannot run here: the ``tf1`` extra (``tf-keras``) is not installed."""
-
-
-def tf1_available() -> bool:
-    """Whether ``tf-keras`` is installed, so that :mod:`rnn_helpers.tf1` can run."""
-    return importlib.util.find_spec("tf_keras") is not None
 
 
 @dataclass

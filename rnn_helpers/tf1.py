@@ -47,11 +47,10 @@ line for line, except for these differences (also listed in docs/migrating_from_
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
 import sys
 
-INSTALL_HINT = 'pip install -e ".[tf1]" (or just the package: pip install "tf-keras~=2.21.0")'
+from .tf1_extra import INSTALL_HINT, tf1_available
 
 
 class TF1Unavailable(ImportError):
@@ -67,7 +66,7 @@ def _prepare_legacy_keras() -> None:
             "already running in this process with Keras 3. Run it in a process of its own: "
             "`python -m rnn_helpers.tf1 ...`, or rnn_helpers.migration.run_tf1(...) from Python."
         )
-    if importlib.util.find_spec("tf_keras") is None:
+    if not tf1_available():
         raise TF1Unavailable(
             "The TensorFlow 1 code needs the tf-keras package (tf.compat.v1's BasicRNNCell does not "
             f"work with Keras 3), and it is not installed. Install the project's tf1 extra: {INSTALL_HINT}"

@@ -1,9 +1,9 @@
 """Sweep throughput: the same small grid run one notebook at a time, then on a local Dask cluster.
 
 Runs notebook 01 once per seed (default: 4 seeds, 2 epochs, 10,000 training images, the
-notebook's other defaults) twice: with ``rnn_helpers.sweep.run_sweep`` in this process
+notebook's other defaults) twice: with ``rnn_helpers.runs.sweep.run_sweep`` in this process
 (one run after another, no Dask), then with ``--workers`` runs at once on a Dask cluster
-started on this machine (``rnn_helpers.cluster.local_client``). Both sweeps go into a
+started on this machine (``rnn_helpers.runs.cluster.local_client``). Both sweeps go into a
 temporary folder. Prints, and writes as JSON with ``--json``: the machine (CPU model,
 cores, load average before and after), each sweep's wall time and runs per minute, the
 ratio of the two, and whether both gave the same test and validation accuracies.
@@ -24,8 +24,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from rnn_helpers.cluster import local_client
-from rnn_helpers.sweep import run_sweep
+from rnn_helpers.runs.cluster import local_client
+from rnn_helpers.runs.sweep import run_sweep
 
 NB01 = Path(__file__).resolve().parents[1] / "notebooks" / "01_vanilla_rnn_mnist.ipynb"
 

@@ -203,7 +203,7 @@ def _worker(method: str, conn, config: dict) -> None:
     """One training method in its own process, driven by commands over ``conn``."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     if method in ("project", "fit-tuned", "plain", "chunked"):
-        from rnn_helpers.startup import start_tensorflow
+        from rnn_helpers.runs.startup import start_tensorflow
 
         start_tensorflow()  # the notebooks' set-up, including their thread layout
     import keras

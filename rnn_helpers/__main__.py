@@ -15,10 +15,8 @@ import time
 
 import numpy as np
 
-from .datasets import DATASETS, get_dataset
-from .download import DownloadError
-from .idx import DataFileError
-from .loading import DataNotFoundError, load_data, locate_files
+from .data import DATASETS, DataFileError, DataNotFoundError, DownloadError, get_dataset, locate_files
+from .loading import load_data
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -43,7 +41,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  training   {x_train.shape}  validation {x_valid.shape}  test {x_test.shape}")
     counts = (y_train.sum(0) + y_valid.sum(0)).astype(int)
     print(
-        "  training examples per class: "
+        f"  examples per class in the training file ({len(y_train) + len(y_valid):,}: training and "
+        "validation together): "
         + ", ".join(f"{n}: {c}" for n, c in zip(spec.class_names, counts, strict=True))
     )
     mean = np.concatenate([x_valid, x_train]).mean(dtype=np.float64)

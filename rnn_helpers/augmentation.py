@@ -54,3 +54,19 @@ def random_shift(images: np.ndarray, max_shift: int, rng: np.random.Generator) -
             # the window that starts s - oy rows down shows the image moved oy rows down
             shifted[chosen] = padded[chosen, s - oy : s - oy + height, s - ox : s - ox + width]
     return shifted
+
+
+def make_augment(shift: int = 0):
+    """The augmentation :func:`rnn_helpers.training.train` applies each epoch, as one function
+    ``augment(images, rng) -> images`` of ``(N, T, F)`` images, or None when there is none.
+
+    Args:
+        shift: random whole-pixel shifts of up to this many pixels (:func:`random_shift`).
+    """
+    if not shift:
+        return None
+
+    def augment(images: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        return random_shift(images, shift, rng)
+
+    return augment

@@ -1,302 +1,55 @@
-"""Find, verify and load MNIST-style datasets: the TF2 replacement for ``read_data_sets``.
-
-``load_data`` keeps the contract of the original tutorial's helper:
+"""``load_data``: MNIST in the shape the original tutorial used, the TF2 replacement for
+TensorFlow 1's removed ``input_data.read_data_sets``.
 
 * ``load_data("train")`` returns ``x_train, y_train, x_valid, y_valid`` with 55,000 and
   5,000 examples; the validation set is the *first* 5,000 images of the training file,
-  exactly as TensorFlow 1's ``input_data.read_data_sets`` split it.
+  exactly as ``read_data_sets`` split it.
 * ``load_data("test")`` returns ``x_test, y_test`` (10,000 examples).
-* Images are float32 in [0, 1], flattened to 784 values; labels are one-hot float32.
+* Images are float32 in [0, 1], flattened to 784 values ``(N, 784)`` (or ``(N, 28, 28)``
+  with ``flatten=False``); labels are one-hot float32 ``(N, 10)`` (or int64 ``(N,)`` with
+  ``one_hot=False``).
 
-Where the files are looked for, in order (the first folder holding a file wins, ``.gz``
-or uncompressed):
-
-1. the ``data_dir`` argument (the folder itself, or its ``<dataset>/`` subfolder);
-2. ``$RNN_HELPERS_DATA/<dataset>/`` when that environment variable names a data root;
-3. the cache folder (``$RNN_HELPERS_CACHE``, else ``$XDG_CACHE_HOME/rnn_helpers``, else
-   ``~/.cache/rnn_helpers``), under ``<dataset>/``;
-4. ``/usr/share/datasets/<dataset>/`` where Debian's dataset packages install them
-   (``apt install dataset-fashion-mnist``);
-5. and only then a download from the dataset's mirrors into the cache folder.
-
-Every file is checked against the published MD5 of its decompressed content every time
-it is loaded (about 0.1 s for the largest file), so a file changed in any way is never
-used. A file that is another known file (MNIST's where Fashion-MNIST's belongs, the test
-images where the training images belong, ...) is named as such.
+Finding the files (a local copy, the cache, or a download from public mirrors) and checking
+them against their published digests is the job of :mod:`rnn_helpers.data`; this module
+only turns verified files into the tutorial's arrays.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
-from .datasets import DatasetSpec, get_dataset, identify_digest
-from .download import DownloadError, download_verified, mirrors_from_environment
-from .idx import DataFileError, parse_idx, read_bytes
+from .data.datasets import DatasetSpec, get_dataset
+from .data.files import cache_folder, check_pair, locate_files, read_verified
 
-DATA_ENV = "RNN_HELPERS_DATA"
-CACHE_ENV = "RNN_HELPERS_CACHE"
-SYSTEM_DATA_ROOT = Path("/usr/share/datasets")
 MODES = ("train", "test")
 DEFAULT_VALIDATION_SIZE = 5000
 
 
-class DataNotFoundError(FileNotFoundError):
-    """A dataset file is nowhere to be found and could not be downloaded."""
-
-
-def _cache_folder(cache_dir: str | os.PathLike[str] | None) -> Path:
-    return Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
-
-
-def default_cache_dir() -> Path:
-    """The cache folder: ``$RNN_HELPERS_CACHE``, else ``$XDG_CACHE_HOME/rnn_helpers``,
-    else ``~/.cache/rnn_helpers``."""
-    if os.environ.get(CACHE_ENV):
-        return Path(os.environ[CACHE_ENV]).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
-    return base / "rnn_helpers"
-
-
-@dataclass
-class SearchPlace:
-    """One folder where a dataset's files may be, and why it is on the list."""
-
-    label: str
-    folder: Path | None
-
-
-def search_places(
-    spec: DatasetSpec, data_dir: str | os.PathLike[str] | None, cache_dir: Path
-) -> list[SearchPlace]:
-    """The folders searched for ``spec``'s files, in order (see the module docstring)."""
-    places: list[SearchPlace] = []
-    if data_dir is not None:
-        root = Path(data_dir).expanduser()
-        if not root.is_dir():
-            what = "is a file, not a folder" if root.exists() else "does not exist"
-            raise DataNotFoundError(
-                f"data_dir {str(root)!r} {what}. Give the folder that holds the {spec.name} files "
-                f"({', '.join(f'{n}.gz' for n in spec.files.values())}), or None to look in the "
-                "standard places."
-            )
-        places.append(SearchPlace("data_dir argument", root))
-        places += [SearchPlace("data_dir argument", root / name) for name in spec.folder_names]
-    env_root = os.environ.get(DATA_ENV)
-    if env_root:
-        places += [
-            SearchPlace(f"${DATA_ENV}", Path(env_root).expanduser() / name) for name in spec.folder_names
-        ]
-    else:
-        places.append(SearchPlace(f"${DATA_ENV} (not set)", None))
-    places.append(SearchPlace("cache", cache_dir / spec.name))
-    places += [SearchPlace("system datasets", SYSTEM_DATA_ROOT / name) for name in spec.folder_names]
-    return places
-
-
-def find_file(filename: str, places: Sequence[SearchPlace]) -> Path | None:
-    """First ``<folder>/<filename>.gz`` or ``<folder>/<filename>`` that exists, else None.
-
-    Raises:
-        DataFileError: something stands where the file should be but is no file (a
-            folder, a broken or looping symbolic link, a device, ...).
-    """
-    for place in places:
-        if place.folder is None:
-            continue
-        for candidate in (place.folder / f"{filename}.gz", place.folder / filename):
-            if candidate.is_file():
-                return candidate
-            if os.path.lexists(candidate):
-                raise DataFileError(candidate, f"is {_what_is(candidate)}, not a data file.", _REMOVE_HINT)
-    return None
-
-
-_REMOVE_HINT = "Remove or rename it, and put the real file there (or let load_data() download it)."
-
-
-def _what_is(path: Path) -> str:
-    if path.is_symlink():
-        try:
-            path.resolve(strict=True)
-        except RuntimeError:
-            return "a symbolic link that loops back on itself"
-        except OSError:
-            return f"a symbolic link to {os.readlink(path)}, which does not exist"
-    if path.is_dir():
-        return "a folder"
-    return "not a regular file"
-
-
-def _not_found_message(
-    spec: DatasetSpec,
-    filename: str,
-    places: Sequence[SearchPlace],
-    attempts: list[tuple[str, str]],
-    download: bool,
-    cache_dir: Path,
-) -> str:
-    looked = "\n".join(f"  - {place.label}: {place.folder if place.folder else '-'}" for place in places)
-    if not download:
-        tried = "  (downloading was switched off: download=False)"
-    else:
-        tried = "\n".join(f"  - {url}: {reason}" for url, reason in attempts) or "  (no mirrors)"
-    names = ", ".join(f"{name}.gz" for name in spec.files.values())
-    return (
-        f"Could not find or download {filename}(.gz) of dataset {spec.name!r}.\n"
-        f"Looked in:\n{looked}\n"
-        f"Tried to download from:\n{tried}\n"
-        f"To provide the files by hand, download {names} from one of the mirrors above "
-        f"(any faithful copy, gzipped or not, is accepted) and either put them in "
-        f"{cache_dir / spec.name}, or put them in <root>/{spec.name}/ and set "
-        f"{DATA_ENV}=<root>, or pass data_dir=<folder> to load_data()."
-        + (f"\n{spec.install_hint}" if spec.install_hint else "")
-    )
-
-
-def locate_files(
-    dataset: str | DatasetSpec = "mnist",
-    roles: Sequence[str] = ("train_images", "train_labels", "test_images", "test_labels"),
-    *,
-    data_dir: str | os.PathLike[str] | None = None,
-    cache_dir: str | os.PathLike[str] | None = None,
-    download: bool = True,
-    mirrors: Sequence[str] | None = None,
-    timeout: float = 30.0,
-    progress: bool = True,
-) -> dict[str, Path]:
-    """Find (or download into the cache) the files of ``dataset`` for the given roles.
-
-    Returns:
-        The path of each requested role. Nothing is verified here; see
-        :func:`read_verified`.
-
-    Raises:
-        DataNotFoundError: a file is in none of the search places and no mirror gave a
-            verified copy; the message lists the places, the mirrors and what to do.
-    """
-    spec = get_dataset(dataset)
-    cache = _cache_folder(cache_dir)
-    places = search_places(spec, data_dir, cache)
-    if mirrors is None:
-        mirrors = (*mirrors_from_environment(), *spec.mirrors)
-    found: dict[str, Path] = {}
-    for role in roles:
-        filename = spec.files[role]
-        path = find_file(filename, places)
-        if path is None:
-            attempts: list[tuple[str, str]] = []
-            if download and mirrors:
-                _check_cache_folder(cache / spec.name)
-                try:
-                    path = download_verified(
-                        f"{filename}.gz",
-                        cache / spec.name / f"{filename}.gz",
-                        spec.md5[role],
-                        mirrors,
-                        timeout=timeout,
-                        progress=progress,
-                    )
-                except DownloadError as error:
-                    attempts = error.attempts
-            if path is None:
-                raise DataNotFoundError(_not_found_message(spec, filename, places, attempts, download, cache))
-        found[role] = path
-    return found
-
-
-def _check_cache_folder(folder: Path) -> None:
-    """Make sure downloads can be stored in ``folder``; a clear error otherwise."""
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        ok = os.access(folder, os.W_OK | os.X_OK)
-        reason = "it is not writable"
-    except OSError as error:
-        ok, reason = False, error.strerror or str(error)
-    if not ok:
-        raise DataNotFoundError(
-            f"Cannot store downloads in the cache folder {folder} ({reason}). "
-            f"Set {CACHE_ENV} to a folder you can write to, or provide the files with data_dir "
-            f"or {DATA_ENV} (see load_data's documentation)."
-        )
-
-
-def read_verified(path: Path, md5: str, expected_ndim: int, role: str | None = None) -> np.ndarray:
-    """Read an IDX file and check its decompressed content against ``md5``.
-
-    Structure is checked first (gzip, magic number, sizes), then the digest.
-
-    Args:
-        role: what the file should be (e.g. ``"train_images"``), for the error message.
-
-    Raises:
-        DataFileError: the file is damaged, its digest does not match, or it is another
-            known file (named in the message).
-    """
-    data = read_bytes(path)
-    digest = hashlib.md5(data).hexdigest()
-    if digest != md5:
-        known = identify_digest(digest)
-        if known is not None:
-            other_dataset, other_role = known
-            should = f" where {role.replace('_', ' ')} belong" if role else ""
-            raise DataFileError(
-                path,
-                f"this is {other_dataset}'s {other_role.replace('_', ' ')} file, not the expected one"
-                f"{should}: the files have been mixed up.",
-                "Put the right file in its place (the file names say which is which).",
-            )
-    array = parse_idx(data, path, expected_ndim)
-    if digest != md5:
-        raise DataFileError(
-            path,
-            f"digest mismatch: the decompressed content has MD5 {digest} but the original "
-            f"file has {md5}. The file is corrupt, altered, or a different file.",
-        )
-    return array
-
-
-def _check_pair(
-    spec: DatasetSpec, images: np.ndarray, labels: np.ndarray, image_path: Path, label_path: Path
-) -> None:
-    if images.shape[1:] != spec.image_shape:
-        raise DataFileError(
-            image_path,
-            f"images are {images.shape[1]}x{images.shape[2]} pixels, but dataset "
-            f"{spec.name!r} has {spec.image_shape[0]}x{spec.image_shape[1]} images.",
-        )
-    if images.shape[0] != labels.shape[0]:
-        raise DataFileError(
-            image_path,
-            f"count mismatch: {images.shape[0]} images but {labels.shape[0]} labels in "
-            f"{label_path}. The image and label files do not belong together.",
-        )
-    if labels.size and labels.max() >= spec.n_classes:
-        bad = int(np.argmax(labels >= spec.n_classes))
-        raise DataFileError(
-            label_path,
-            f"bad label value {int(labels[bad])} at index {bad}: labels must be 0-{spec.n_classes - 1}.",
-        )
-
-
 def to_one_hot(labels: np.ndarray, n_classes: int = 10) -> np.ndarray:
-    """Integer labels of shape (N,) -> one-hot float32 array of shape (N, n_classes)."""
+    """Integer labels ``(N,)`` -> one-hot float32 array ``(N, n_classes)``."""
     return np.eye(n_classes, dtype=np.float32)[np.asarray(labels, dtype=np.int64)]
 
 
 def _prepare(images: np.ndarray, labels: np.ndarray, n_classes: int, flatten: bool, one_hot: bool):
+    """uint8 images ``(N, 28, 28)`` -> float32 in [0, 1]; labels -> one-hot or int64."""
     x = images.astype(np.float32)
     x *= np.float32(1.0 / 255.0)
     if flatten:
         x = x.reshape(len(x), -1)
     y = to_one_hot(labels, n_classes) if one_hot else labels.astype(np.int64)
     return x, y
+
+
+def _check_validation_size(validation_size) -> None:
+    if (
+        isinstance(validation_size, bool)
+        or not isinstance(validation_size, (int, np.integer))
+        or validation_size < 0
+    ):
+        raise ValueError(f"validation_size must be a whole number >= 0, not {validation_size!r}.")
 
 
 def load_data(
@@ -318,18 +71,15 @@ def load_data(
     Args:
         mode: ``"train"`` for training and validation sets, ``"test"`` for the test set.
         dataset: ``"mnist"`` (default), ``"fashion_mnist"``, or a
-            :class:`~rnn_helpers.datasets.DatasetSpec`.
+            :class:`~rnn_helpers.data.DatasetSpec`.
         data_dir: a folder holding the files (or a data root with a ``<dataset>/``
             subfolder); searched first. ``None`` uses only the standard places.
         validation_size: how many of the first training images form the validation set.
-        flatten: images as (N, 784) when True (default), as (N, 28, 28) when False.
-        one_hot: labels as one-hot float32 (N, 10) when True (default), int64 (N,) when
-            False.
-        cache_dir: the cache folder (default: :func:`default_cache_dir`).
-        download: download missing files from the mirrors into the cache.
-        mirrors: base URLs to download from instead of the dataset's own.
-        timeout: seconds to wait on a mirror.
-        progress: show a progress bar while downloading.
+        flatten: images as ``(N, 784)`` when True (default), as ``(N, 28, 28)`` when False.
+        one_hot: labels as one-hot float32 ``(N, 10)`` when True (default), int64 ``(N,)``
+            when False.
+        cache_dir, download, mirrors, timeout, progress: where and how missing files are
+            downloaded (see :func:`rnn_helpers.data.locate_files`).
 
     Returns:
         ``x_train, y_train, x_valid, y_valid`` in ``"train"`` mode;
@@ -342,29 +92,17 @@ def load_data(
     """
     if mode not in MODES:
         raise ValueError(f"Unknown mode {mode!r}: use 'train' or 'test'.")
-    if (
-        isinstance(validation_size, bool)
-        or not isinstance(validation_size, (int, np.integer))
-        or validation_size < 0
-    ):
-        raise ValueError(f"validation_size must be a whole number >= 0, not {validation_size!r}.")
+    _check_validation_size(validation_size)
     spec = get_dataset(dataset)
     prefix = "train" if mode == "train" else "test"
     roles = (f"{prefix}_images", f"{prefix}_labels")
-    cache = _cache_folder(cache_dir)
     paths = locate_files(
-        spec,
-        roles,
-        data_dir=data_dir,
-        cache_dir=cache,
-        download=download,
-        mirrors=mirrors,
-        timeout=timeout,
-        progress=progress,
-    )
+        spec, roles, data_dir=data_dir, cache_dir=cache_folder(cache_dir), download=download,
+        mirrors=mirrors, timeout=timeout, progress=progress,
+    )  # fmt: skip
     images = read_verified(paths[roles[0]], spec.md5[roles[0]], 3, roles[0])
     labels = read_verified(paths[roles[1]], spec.md5[roles[1]], 1, roles[1])
-    _check_pair(spec, images, labels, paths[roles[0]], paths[roles[1]])
+    check_pair(spec, images, labels, paths[roles[0]], paths[roles[1]])
     x, y = _prepare(images, labels, spec.n_classes, flatten, one_hot)
     if mode == "test":
         return x, y

@@ -1,34 +1,42 @@
-"""The original tutorial's training loop on TensorFlow 2, and the pieces it is made of.
+"""The original tutorial's training on TensorFlow 2: the training step, the epoch loop, and
+what they record.
 
-Notebook 01 writes the loop out in a cell; :func:`train` runs exactly the same loop for
-the other notebooks and the sweeps (``tests/test_model_training.py`` checks the two give
-identical histories). Per epoch: reshuffle the training set with ``randomize``, cut it
+Notebook 01 writes the step and the loop out in its cells; :func:`make_train_step` and
+:func:`train` are the same code for the other notebooks and the sweeps'
+experiments (``tests/test_notebook_code.py`` checks that the notebook's cells and these
+give identical results). Per epoch: reshuffle the training set with ``randomize``, cut it
 into ``len(y) // batch_size`` mini-batches with ``get_next_batch``, take one optimiser step
 per batch, print the batch loss and accuracy every ``display_freq`` iterations, then
-evaluate on the whole validation set. :class:`History` keeps the numbers and stops a run
-that diverges or does not learn, saying what to change.
+evaluate on the whole validation set. :class:`History` keeps the numbers, writes them for
+TensorBoard when given a folder, and stops a run that diverges or does not learn, saying
+what to change.
+
+Shapes: images ``(N, T, F)`` (``T = 28`` rows of ``F = 28`` pixels), one-hot labels
+``(N, C)``.
 """
 
 from __future__ import annotations
 
 import math
+import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from .augmentation import random_shift
+from . import fast as fast_steps
 from .batching import get_next_batch, randomize
 from .evaluation import evaluate
-from .fast_rnn import fast_rnn_variables, make_fast_train_step
+from .model import rnn_variables
 
 
 class TrainingDiverged(FloatingPointError):
-    """The loss became NaN or infinite during training."""
+    """The loss or the gradient became NaN or infinite during training."""
 
 
 class TrainingNotLearning(RuntimeError):
@@ -39,6 +47,11 @@ class TrainingNotLearning(RuntimeError):
 STEPS_BEFORE_JUDGING = 300
 
 
+def current_learning_rate(optimizer: keras.optimizers.Optimizer) -> float:
+    """The learning rate the optimiser's next step uses (its schedule read at its step count)."""
+    return float(keras.ops.convert_to_numpy(optimizer.learning_rate))
+
+
 @dataclass
 class History:
     """Per-epoch metrics of a training run (lists indexed by epoch - 1), the logged
@@ -47,57 +60,82 @@ class History:
     Feed it with :meth:`add_batch` after every optimiser step and :meth:`end_epoch` after
     every validation. ``train_loss`` / ``train_accuracy`` average the mini-batches of the
     epoch, measured as each batch was trained on; ``val_loss`` / ``val_accuracy`` are
-    measured on the whole validation set after the epoch.
+    measured on the whole validation set after the epoch; ``learning_rate`` is the rate of
+    the epoch's last step.
 
     Args (of the constructor):
+        optimizer: the optimiser that trains the network (its learning rate is recorded).
         n_classes: classes of the task (chance accuracy is ``1 / n_classes``).
         display_freq: iterations ``0, display_freq, 2 * display_freq, ...`` of every epoch
-            are kept in ``logged``.
-        learning_rate: only for the advice in error messages.
+            are kept in ``logged`` (and written for TensorBoard).
+        log_dir: a folder for TensorBoard's event files (``train/`` and ``validation/``
+            inside it), or None for none. Per epoch: ``epoch_loss`` and ``epoch_accuracy``
+            in both, ``learning_rate`` in ``train/``; per logged iteration, in ``train/``:
+            ``batch_loss`` and ``gradient_norm`` (the global norm before clipping), by step.
     """
 
+    optimizer: Any = None
     n_classes: int = 10
     display_freq: int = 100
-    learning_rate: float | None = None
+    log_dir: str | os.PathLike[str] | None = None
     epoch: list[int] = field(default_factory=list)
     train_loss: list[float] = field(default_factory=list)
     train_accuracy: list[float] = field(default_factory=list)
     val_loss: list[float] = field(default_factory=list)
     val_accuracy: list[float] = field(default_factory=list)
+    learning_rate: list[float] = field(default_factory=list)
     epoch_seconds: list[float] = field(default_factory=list)
     logged: list[dict[str, float]] = field(default_factory=list)
     steps: int = 0
     _losses: list[float] = field(default_factory=list, repr=False)
     _accuracies: list[float] = field(default_factory=list, repr=False)
     _started: float = field(default_factory=time.perf_counter, repr=False)
+    _writers: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def _advice(self) -> str:
-        if self.learning_rate is None:
+        if self.optimizer is None:
             return "Try a smaller learning rate."
+        rate = current_learning_rate(self.optimizer)
         return (
-            f"Try a smaller learning_rate (now {self.learning_rate:g}; e.g. {self.learning_rate / 10:g}; "
-            "the original used 0.001), and keep gradient clipping on (clip_norm = 1.0)."
+            f"Try a smaller learning_rate (it was {rate:.3g} at this point; e.g. {rate / 10:.3g}; the "
+            "original used 0.001), and keep gradient clipping on (clip_norm = 1.0)."
         )
 
-    def add_batch(self, iteration: int, loss, accuracy) -> None:
-        """Record one optimiser step's batch ``loss`` and ``accuracy`` (numbers or tensors).
+    def _write(self, run: str, scalars: dict[str, float], step: int) -> None:
+        if self.log_dir is None:
+            return
+        if run not in self._writers:
+            self._writers[run] = tf.summary.create_file_writer(os.path.join(os.fspath(self.log_dir), run))
+        with self._writers[run].as_default(step=step):
+            for tag, value in scalars.items():
+                tf.summary.scalar(tag, value)
+
+    def add_batch(self, iteration: int, loss, accuracy, gradient_norm=None) -> None:
+        """Record one optimiser step's batch ``loss``, ``accuracy`` and (optionally) the global
+        norm of its gradients before clipping (numbers or tensors).
 
         Raises:
-            TrainingDiverged: the loss is NaN or infinite; names the epoch and iteration.
+            TrainingDiverged: the loss or the gradient norm is NaN or infinite; names the
+                epoch and iteration.
         """
         loss, accuracy = float(loss), float(accuracy)
+        norm = None if gradient_norm is None else float(gradient_norm)
         self.steps += 1
-        if not math.isfinite(loss):
-            raise TrainingDiverged(
-                f"The loss became {loss} at epoch {len(self.epoch) + 1}, iteration {iteration} "
-                f"(step {self.steps}): training diverged. {self._advice()}"
-            )
+        for what, value in (("loss", loss), ("gradient norm", norm)):
+            if value is not None and not math.isfinite(value):
+                raise TrainingDiverged(
+                    f"The {what} became {value} at epoch {len(self.epoch) + 1}, iteration {iteration} "
+                    f"(step {self.steps}): training diverged. {self._advice()}"
+                )
         self._losses.append(loss)
         self._accuracies.append(accuracy)
         if iteration % self.display_freq == 0:
-            self.logged.append(
-                {"epoch": len(self.epoch) + 1, "iteration": iteration, "loss": loss, "accuracy": accuracy}
-            )
+            entry = {"epoch": len(self.epoch) + 1, "iteration": iteration, "loss": loss, "accuracy": accuracy}
+            if norm is not None:
+                entry["gradient_norm"] = norm
+            self.logged.append(entry)
+            scalars = {"batch_loss": loss} if norm is None else {"batch_loss": loss, "gradient_norm": norm}
+            self._write("train", scalars, self.steps)
 
     def end_epoch(self, val_loss: float, val_accuracy: float) -> None:
         """Close an epoch with its validation loss and accuracy.
@@ -113,10 +151,27 @@ class History:
         self.train_accuracy.append(float(np.mean(self._accuracies)) if self._accuracies else float("nan"))
         self.val_loss.append(float(val_loss))
         self.val_accuracy.append(float(val_accuracy))
+        if self.optimizer is not None:
+            self.learning_rate.append(current_learning_rate(self.optimizer))
         now = time.perf_counter()
         self.epoch_seconds.append(now - self._started)
         self._started = now
         self._losses, self._accuracies = [], []
+        self._write_epoch()
+        self._judge(val_loss, val_accuracy)
+
+    def _write_epoch(self) -> None:
+        epoch = self.epoch[-1]
+        rate = {"learning_rate": self.learning_rate[-1]} if self.learning_rate else {}
+        self._write("train", {"epoch_loss": self.train_loss[-1], "epoch_accuracy": self.train_accuracy[-1],
+                              **rate}, epoch)  # fmt: skip
+        self._write(
+            "validation", {"epoch_loss": self.val_loss[-1], "epoch_accuracy": self.val_accuracy[-1]}, epoch
+        )
+        for writer in self._writers.values():
+            writer.flush()
+
+    def _judge(self, val_loss: float, val_accuracy: float) -> None:
         untrained = math.log(self.n_classes)
         chance = 1.0 / self.n_classes
         epoch = self.epoch[-1]
@@ -137,17 +192,16 @@ class History:
                 "A learning rate far too small looks the same: then try a larger one."
             )
 
+    def close(self) -> None:
+        """Close TensorBoard's event files (they are flushed after every epoch anyway)."""
+        for writer in self._writers.values():
+            writer.close()
+        self._writers.clear()
+
     def as_dict(self) -> dict[str, list]:
         """The per-epoch lists and the logged iterations, for metrics.json."""
-        names = (
-            "epoch",
-            "train_loss",
-            "train_accuracy",
-            "val_loss",
-            "val_accuracy",
-            "epoch_seconds",
-            "logged",
-        )
+        names = ("epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "learning_rate",
+                 "epoch_seconds", "logged")  # fmt: skip
         return {name: list(getattr(self, name)) for name in names}
 
 
@@ -175,7 +229,8 @@ def make_optimizer(
     ema_momentum: float | None = None,
 ) -> keras.optimizers.Optimizer:
     """Adam, as in the original, optionally with a learning-rate schedule, gradient clipping,
-    weight decay and weight averaging.
+    weight decay and weight averaging. Notebook 01 builds the first three itself, with the
+    same Keras calls.
 
     Args:
         learning_rate: the initial learning rate.
@@ -183,17 +238,15 @@ def make_optimizer(
             ``learning_rate`` to zero along half a cosine over ``total_steps`` steps, so
             that the last epochs take ever smaller, less noisy steps.
         total_steps: number of optimiser steps of the whole run (needed for ``"cosine"``).
-        clip_norm: if given, every gradient is rescaled to a norm of at most this value
-            before the update (Keras's ``clipnorm``), which stops the rare huge gradient
-            of a recurrent network from undoing what it has learned.
+        clip_norm: if given, each variable's gradient is rescaled to a norm of at most this
+            value before the update (Keras's ``clipnorm``), which stops the rare huge
+            gradient of a recurrent network from undoing what it has learned.
         weight_decay: if > 0, AdamW: every step also shrinks each weight by
-            ``learning_rate * weight_decay`` times itself (decoupled weight decay), which
-            keeps the weights small (a regulariser).
+            ``learning_rate * weight_decay`` times itself (decoupled weight decay).
         ema_momentum: if given (e.g. 0.999), the optimiser also keeps an exponential moving
             average of the weights, ``average = m * average + (1 - m) * weights`` after
-            every step: an average over roughly the last ``1 / (1 - m)`` steps, which
-            smooths out the noise of the last updates. :func:`train` evaluates with it and
-            leaves it in the model at the end (see :func:`averaged_weights`).
+            every step: roughly the last ``1 / (1 - m)`` steps. :func:`train` evaluates with
+            it and leaves it in the model at the end (see :func:`averaged_weights`).
     """
     if lr_schedule not in SCHEDULES:
         raise ValueError(f"lr_schedule={lr_schedule!r}: use one of {', '.join(map(repr, SCHEDULES))}.")
@@ -220,39 +273,60 @@ def make_optimizer(
 def averaged_weights(model: keras.Model, optimizer: keras.optimizers.Optimizer) -> Iterator[None]:
     """Inside the ``with`` block the model holds the optimiser's moving average of its
     weights; afterwards its own weights are back. Does nothing when the optimiser keeps no
-    average (``ema_momentum`` was not set) or has not been built yet.
+    average (``ema_momentum`` was not set).
+
+    Only public Keras API: ``finalize_variable_values`` writes the average into the
+    variables, and the saved values are put back afterwards.
     """
-    # Keras keeps the average in this attribute (one variable per trainable variable, in the
-    # order the optimiser was built with) and offers no public read of it.
-    averages = getattr(optimizer, "_model_variables_moving_average", None) if optimizer.use_ema else None
-    if not averages:
+    if not optimizer.use_ema or not optimizer.built:
         yield
         return
     variables = list(model.trainable_variables)
-    if len(variables) != len(averages):
-        raise ValueError(
-            f"The optimiser averages {len(averages)} variables but the model has {len(variables)}: "
-            "use the optimiser that trained this model."
-        )
     saved = [keras.ops.copy(v.value) for v in variables]
     try:
-        for variable, average in zip(variables, averages, strict=True):
-            variable.assign(average)
+        optimizer.finalize_variable_values(variables)
         yield
     finally:
         for variable, value in zip(variables, saved, strict=True):
             variable.assign(value)
 
 
-def make_train_step(
-    model: keras.Model, optimizer: keras.optimizers.Optimizer, loss_fn: keras.losses.Loss
-) -> Callable[[tf.Tensor, tf.Tensor], tuple[tf.Tensor, tf.Tensor]]:
-    """A compiled function ``step(x_batch, y_batch) -> (loss, accuracy)`` that takes one
-    optimiser step. Loss and accuracy are those of the batch before the update.
+def keep_averaged_weights(model: keras.Model, optimizer: keras.optimizers.Optimizer) -> None:
+    """After training with a weight average (``ema_momentum``), leave the average in the model.
 
-    Notebook 01 defines the same function in a cell, to show it; this one serves the other
-    notebooks and :func:`train`.
+    Does nothing for an optimiser without one.
     """
+    if optimizer.use_ema:
+        optimizer.finalize_variable_values(model.trainable_variables)
+
+
+def make_train_step(
+    model: keras.Model,
+    optimizer: keras.optimizers.Optimizer,
+    loss_fn: keras.losses.Loss,
+    fast: bool = False,
+) -> Callable[[Any, Any], tuple[tf.Tensor, tf.Tensor, tf.Tensor]]:
+    """A compiled ``step(x_batch, y_batch) -> (loss, accuracy, gradient_norm)`` that takes one
+    optimiser step: notebook 01's ``train_step``. Loss and accuracy are those of the batch
+    before the update, ``gradient_norm`` the global norm of the gradients before clipping.
+
+    ``fast=True`` takes the hand-written step of :mod:`rnn_helpers.fast` instead (the same
+    mathematics, less overhead; ``loss_fn`` must then be the softmax cross-entropy it writes
+    out). It trains the vanilla RNN, LSTM and GRU of :func:`rnn_helpers.model.RNN`.
+
+    Raises:
+        ValueError: ``fast=True`` for a model the fast step does not know.
+    """
+    if fast:
+        found = rnn_variables(model)
+        if found is None:
+            raise ValueError(
+                "The fast step only trains the plain vanilla RNN, LSTM or GRU built by "
+                "rnn_helpers.model.RNN (Keras's default activations, no dropout, for the GRU "
+                "reset_after=True); use fast=False for this model."
+            )
+        cell, variables = found
+        return fast_steps.make_train_step(cell, variables, model.trainable_variables, optimizer)
 
     @tf.function
     def train_step(x_batch, y_batch):
@@ -262,13 +336,13 @@ def make_train_step(
         gradients = tape.gradient(loss, model.trainable_variables)
         optimizer.apply_gradients(zip(gradients, model.trainable_variables, strict=True))
         correct = tf.equal(tf.argmax(logits, axis=1), tf.argmax(y_batch, axis=1))
-        return loss, tf.reduce_mean(tf.cast(correct, tf.float32))
+        return loss, tf.reduce_mean(tf.cast(correct, tf.float32)), tf.linalg.global_norm(gradients)
 
     return train_step
 
 
 def smooth_labels(y: np.ndarray, label_smoothing: float) -> np.ndarray:
-    """Label smoothing: one-hot targets ``y`` become ``(1 - e) * y + e / n_classes``.
+    """Label smoothing: one-hot targets ``y`` ``(N, C)`` become ``(1 - e) * y + e / C``.
 
     With ``e = 0.1`` and 10 classes the right class's target is 0.91 and every other
     class's 0.01, so the network is never pushed towards infinitely confident logits; a
@@ -287,36 +361,12 @@ def smooth_labels(y: np.ndarray, label_smoothing: float) -> np.ndarray:
 
 def format_iteration(iteration: int, loss, accuracy) -> str:
     """The original's log line, e.g. ``iter 100:	 Loss=0.92,	Training Accuracy=74.0%``."""
-    loss, accuracy = float(loss), float(accuracy)
-    return f"iter {iteration:3d}:\t Loss={loss:.2f},\tTraining Accuracy={accuracy:.01%}"
+    return f"iter {iteration:3d}:\t Loss={float(loss):.2f},\tTraining Accuracy={float(accuracy):.01%}"
 
 
 def format_epoch(epoch: int, loss: float, accuracy: float) -> str:
     """The original's end-of-epoch line with the validation metrics."""
     return f"Epoch: {epoch}, validation loss: {loss:.2f}, validation accuracy: {accuracy:.01%}"
-
-
-def choose_train_step(
-    model: keras.Model, optimizer: keras.optimizers.Optimizer, loss_fn: keras.losses.Loss, fast: bool = True
-) -> tuple[Callable, bool]:
-    """The step :func:`train` uses: ``(step, is_fast)``.
-
-    The fast step (:func:`rnn_helpers.fast_rnn.make_fast_train_step`) when ``fast`` and
-    ``model`` is the plain vanilla RNN, LSTM or GRU of :func:`rnn_helpers.model.RNN`
-    (:func:`rnn_helpers.fast_rnn.fast_rnn_variables`); else the plain :func:`make_train_step`.
-    """
-    if fast and fast_rnn_variables(model) is not None:
-        return make_fast_train_step(model, optimizer), True
-    return make_train_step(model, optimizer, loss_fn), False
-
-
-def keep_averaged_weights(model: keras.Model, optimizer: keras.optimizers.Optimizer) -> None:
-    """After training with a weight average (``ema_momentum``), leave the average in the model.
-
-    Does nothing for an optimiser without one.
-    """
-    if optimizer.use_ema:
-        optimizer.finalize_variable_values(model.trainable_variables)
 
 
 def train(
@@ -332,68 +382,64 @@ def train(
     learning_rate: float = 0.001,
     seed: int | None = None,
     optimizer: keras.optimizers.Optimizer | None = None,
-    augment_shift: int = 0,
+    augment: Callable[[np.ndarray, np.random.Generator], np.ndarray] | None = None,
     label_smoothing: float = 0.0,
-    fast: bool = True,
+    fast: bool = False,
+    log_dir: str | os.PathLike[str] | None = None,
     log: Callable[[str], None] | None = print,
 ) -> History:
-    """Train ``model`` with the original tutorial's loop (notebook 01's cell) and return its
-    :class:`History`.
+    """Train ``model`` with notebook 01's loop and return its :class:`History`.
 
     Args:
         model: maps ``(batch, timesteps, num_input)`` to logits (e.g. from :func:`RNN`).
-        x_train, y_train: training images ``(N, timesteps, num_input)`` and one-hot labels.
+        x_train, y_train: training images ``(N, T, F)`` and one-hot labels ``(N, C)``.
         x_valid, y_valid: the validation set, evaluated whole after every epoch.
-        epochs: passes over the training set.
-        batch_size: examples per step; each epoch runs ``N // batch_size`` steps.
-        display_freq: log the batch loss and accuracy every this many iterations.
+        epochs, batch_size, display_freq: as in notebook 01 (``N // batch_size`` steps an epoch).
         learning_rate: Adam's learning rate (ignored when ``optimizer`` is given).
-        seed: seeds the shuffling (and the shifts); ``None`` differs every run.
-        optimizer: a Keras optimiser; default ``keras.optimizers.Adam(learning_rate)``.
-            If it keeps a moving average of the weights (``make_optimizer(...,
-            ema_momentum=...)``), validation uses the averaged weights, and at the end
-            the model is left holding them.
-        augment_shift: move every training image by a fresh random offset of up to this
-            many pixels each epoch (0: no augmentation, as in the original).
+        seed: seeds the shuffling (and the augmentation); ``None`` differs every run.
+        optimizer: a Keras optimiser; default ``keras.optimizers.Adam(learning_rate)``. If it
+            keeps a moving average of the weights (``make_optimizer(..., ema_momentum=...)``),
+            validation uses the averaged weights, and at the end the model holds them.
+        augment: ``augment(images, rng) -> images`` applied to the shuffled training images
+            every epoch (e.g. from :func:`rnn_helpers.augmentation.make_augment`); None: none.
         label_smoothing: train towards smoothed targets (:func:`smooth_labels`); the
             validation loss is still measured against the true one-hot labels.
-        fast: train the plain vanilla RNN, LSTM or GRU of :func:`rnn_helpers.model.RNN`
-            with the faster, equivalent step of :mod:`rnn_helpers.fast_rnn` (other models
-            always use the plain step).
+        fast: train with the hand-written step of :mod:`rnn_helpers.fast` (see
+            :func:`make_train_step`); notebook 01 trains with the plain one (False).
+        log_dir: a folder for TensorBoard's event files (see :class:`History`).
         log: where progress lines go (``print``); ``None`` for silence.
 
     Raises:
-        TrainingDiverged: the loss became NaN or infinite; names the iteration.
-        TrainingNotLearning: after an epoch the network is no better than chance, or far
-            worse than untrained (see :meth:`History.end_epoch`).
+        TrainingDiverged, TrainingNotLearning: see :class:`History`.
     """
     say = log or (lambda line: None)
     optimizer = optimizer or keras.optimizers.Adam(learning_rate=learning_rate)
     loss_fn = keras.losses.CategoricalCrossentropy(from_logits=True)
-    step, _ = choose_train_step(model, optimizer, loss_fn, fast)
+    train_step = make_train_step(model, optimizer, loss_fn, fast)
     num_tr_iter = len(y_train) // batch_size
     if num_tr_iter == 0:
         raise ValueError(f"batch_size={batch_size} is larger than the {len(y_train)} training examples.")
-    rate = float(keras.ops.convert_to_numpy(optimizer.learning_rate))
-    y_targets = smooth_labels(y_train, label_smoothing)
-    rng = np.random.default_rng(seed)
+    y_train = smooth_labels(y_train, label_smoothing)
 
-    # The loop below is notebook 01's section 6, line for line.
-    history = History(n_classes=y_train.shape[1], display_freq=display_freq, learning_rate=rate)
-    for epoch in range(1, epochs + 1):
-        say(f"Training epoch: {epoch}")
-        x_epoch = random_shift(x_train, augment_shift, rng) if augment_shift else x_train
-        x_epoch, y_epoch = randomize(x_epoch, y_targets, rng)
+    # The loop below is notebook 01's section 6, line for line (plus the augmentation and
+    # the weight average, which are off there).
+    rng = np.random.default_rng(seed)
+    history = History(optimizer, y_train.shape[1], display_freq, log_dir=log_dir)
+    for epoch in range(epochs):
+        say(f"Training epoch: {epoch + 1}")
+        x_train, y_train = randomize(x_train, y_train, rng)
+        x_epoch = augment(x_train, rng) if augment is not None else x_train
         for iteration in range(num_tr_iter):
-            start = iteration * batch_size
-            x_batch, y_batch = get_next_batch(x_epoch, y_epoch, start, start + batch_size)
-            loss_batch, acc_batch = step(x_batch, y_batch)
-            history.add_batch(iteration, loss_batch, acc_batch)
+            start, end = iteration * batch_size, (iteration + 1) * batch_size
+            x_batch, y_batch = get_next_batch(x_epoch, y_train, start, end)
+            loss_batch, acc_batch, gradient_norm = train_step(x_batch, y_batch)
+            history.add_batch(iteration, loss_batch, acc_batch, gradient_norm)
             if iteration % display_freq == 0:
                 say(format_iteration(iteration, loss_batch, acc_batch))
         with averaged_weights(model, optimizer):
             loss_valid, acc_valid = evaluate(model, x_valid, y_valid)
         history.end_epoch(loss_valid, acc_valid)
-        say(format_epoch(epoch, loss_valid, acc_valid))
+        say(format_epoch(epoch + 1, loss_valid, acc_valid))
     keep_averaged_weights(model, optimizer)
+    history.close()
     return history

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from sweep_support import ROOT, DaskProcesses, free_port, read_metrics, write_tiny_notebook
 
-from rnn_helpers.sweep import RECORD, load_results, main, run_sweep
+from rnn_helpers.runs.sweep import RECORD, load_results, main, run_sweep
 
 pytest.importorskip("distributed", reason="the cluster extra is not installed (pip install -e '.[cluster]')")
 
@@ -65,7 +65,7 @@ def cores() -> int:
 def test_without_workers_or_scheduler_dask_is_not_imported(tmp_path):
     notebook = write_tiny_notebook(tmp_path / "tiny.ipynb")
     script = (
-        "import sys; from rnn_helpers.sweep import main\n"
+        "import sys; from rnn_helpers.runs.sweep import main\n"
         f"code = main(['--notebook', {str(notebook)!r}, '--output', {str(tmp_path / 'out')!r},"
         " '--kernel', 'python3', '-p', 'value', '1', '2'])\n"
         "print('DASK', sorted(m for m in sys.modules if m.split('.')[0] in ('dask', 'distributed')))\n"
@@ -78,13 +78,15 @@ def test_without_workers_or_scheduler_dask_is_not_imported(tmp_path):
 
 
 def test_cluster_sweep_gives_the_same_results_as_the_sweep_without_dask(tmp_path, client):
-    from test_notebooks import NB01, need
+    from test_notebooks import EXPERIMENT, need
 
     need("mnist")
     common = {"epochs": 1, "n_train": 1000, "num_hidden_units": 16, "display_freq": 1000}
     sets = [{"seed": 1, **common}, {"seed": 2, **common}]
-    alone = run_sweep(NB01, sets, tmp_path / "alone", kernel_name="python3", progress=False)
-    spread = run_sweep(NB01, sets, tmp_path / "cluster", kernel_name="python3", progress=False, client=client)
+    alone = run_sweep(EXPERIMENT, sets, tmp_path / "alone", kernel_name="python3", progress=False)
+    spread = run_sweep(
+        EXPERIMENT, sets, tmp_path / "cluster", kernel_name="python3", progress=False, client=client
+    )
     assert [r["status"] for r in alone] == [r["status"] for r in spread] == ["done", "done"]
     for one, other in zip(alone, spread, strict=True):
         for column in ("test_accuracy", "val_accuracy", "parameter_count"):
@@ -92,7 +94,7 @@ def test_cluster_sweep_gives_the_same_results_as_the_sweep_without_dask(tmp_path
     assert alone[0]["test_accuracy"] != alone[1]["test_accuracy"]  # the seeds do make a difference
     files = complete_runs(tmp_path / "alone")
     assert files == complete_runs(tmp_path / "cluster")  # the same files in the same places
-    assert {"metrics.json", RECORD, NB01.name, "model.keras", "confusion_matrix.png"} <= set(
+    assert {"metrics.json", RECORD, EXPERIMENT.name, "model.keras", "confusion_matrix.png"} <= set(
         files[alone[0]["run"]]
     )
     for row in alone:
@@ -182,7 +184,7 @@ def test_a_killed_sweep_resumes_where_it_stopped(tmp_path, dask_processes):
     argv = ["--notebook", str(notebook), "--output", str(out), "--kernel", "python3"]
     argv += ["-p", "value", "1", "2", "3", "4", "5", "--scheduler", dask_processes.address]
     sweep = subprocess.Popen(
-        [PYTHON, "-m", "rnn_helpers.sweep", *argv],
+        [PYTHON, "-m", "rnn_helpers.runs.sweep", *argv],
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -252,7 +254,7 @@ def test_command_line_cluster_mistakes_are_explained(tmp_path, capsys, extra, me
 
 
 def test_an_unreachable_scheduler_is_explained():
-    from rnn_helpers.cluster import remote_client
+    from rnn_helpers.runs.cluster import remote_client
 
     address = f"tcp://127.0.0.1:{free_port()}"  # nothing listens there
     with (

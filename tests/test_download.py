@@ -17,7 +17,7 @@ import pytest
 from conftest import leftover_files, make_synthetic
 
 from rnn_helpers import DataNotFoundError, load_data
-from rnn_helpers.download import DownloadError, download_verified
+from rnn_helpers.data.download import DownloadError, download_verified
 
 
 class Server:
@@ -218,7 +218,7 @@ def test_sigterm_during_a_download_leaves_no_partial_file(server, remote, tmp_pa
     target = tmp_path / "cache" / "t10k-images-idx3-ubyte.gz"
     script = textwrap.dedent(
         f"""
-        from rnn_helpers.download import download_verified
+        from rnn_helpers.data.download import download_verified
         download_verified("t10k-images-idx3-ubyte.gz", {str(target)!r}, "0" * 32,
                           [{server.base + "/drip/"!r}], progress=False)
         """

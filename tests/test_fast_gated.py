@@ -16,10 +16,10 @@ import pytest
 import tensorflow as tf
 from conftest import batch
 
-from rnn_helpers.fast_gated import gated_rnn_variables
-from rnn_helpers.fast_rnn import fast_gradients, fast_rnn_variables, forward_backward, make_fast_train_step
-from rnn_helpers.model import RNN, OutputLayer
-from rnn_helpers.training import choose_train_step, train
+from rnn_helpers import fast
+from rnn_helpers.fast import forward_backward
+from rnn_helpers.model import RNN, OutputLayer, gated_rnn_variables, rnn_variables
+from rnn_helpers.training import make_train_step, train
 
 LAYERS = {"lstm": keras.layers.LSTM, "gru": keras.layers.GRU}
 
@@ -57,9 +57,9 @@ def test_outputs_and_gradients_match_keras(cell, n, n_split):
         logits = reference(x)
         expected_loss = loss_fn(y, logits)
     expected_grads = tape.gradient(expected_loss, reference.trainable_variables)
-    found, variables = fast_rnn_variables(model)
+    found, variables = rnn_variables(model)
     assert found == cell
-    loss, accuracy, grads = forward_backward(variables, tf.constant(x), tf.constant(y), n_split, cell)
+    loss, accuracy, grads = forward_backward(cell, variables, tf.constant(x), tf.constant(y), n_split)
     np.testing.assert_allclose(float(loss), float(expected_loss), rtol=1e-6)
     expected_accuracy = np.mean(np.argmax(logits, 1) == np.argmax(y, 1))
     assert float(accuracy) == pytest.approx(expected_accuracy)
@@ -79,7 +79,8 @@ def test_fast_gradients_come_in_the_order_of_the_trainable_variables(cell):
     with tf.GradientTape() as tape:
         expected_loss = keras.losses.CategoricalCrossentropy(from_logits=True)(y, model(x))
     expected = tape.gradient(expected_loss, model.trainable_variables)
-    loss, gradients = fast_gradients(model, x, y)
+    found, variables = rnn_variables(model)
+    loss, gradients = fast.gradients(found, variables, model.trainable_variables, x, y)
     assert float(loss) == pytest.approx(float(expected_loss), rel=1e-6)
     for got, want in zip(gradients, expected, strict=True):
         assert got.shape == want.shape
@@ -89,9 +90,9 @@ def test_fast_gradients_come_in_the_order_of_the_trainable_variables(cell):
 def test_an_unknown_cell_is_refused():
     model = moved_model("gru", 8, seed=1)
     x, y = batch(6)
-    _, variables = fast_rnn_variables(model)
-    with pytest.raises(ValueError, match="the fast path knows 'rnn', 'lstm', 'gru'"):
-        forward_backward(variables, tf.constant(x), tf.constant(y), 2, "transformer")
+    _, variables = rnn_variables(model)
+    with pytest.raises(ValueError, match="the fast step knows 'rnn', 'lstm', 'gru'"):
+        forward_backward("transformer", variables, tf.constant(x), tf.constant(y), 2)
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru"])
@@ -107,7 +108,7 @@ def test_a_fast_trained_model_saves_and_reloads_as_a_keras_model(cell, tmp_path)
     assert isinstance(reloaded.get_layer("rnn"), LAYERS[cell])
     assert isinstance(reloaded.get_layer("output"), OutputLayer)
     np.testing.assert_array_equal(np.asarray(reloaded(x)), np.asarray(model(x)))
-    assert fast_rnn_variables(reloaded)[0] == cell  # and can be trained further, fast
+    assert rnn_variables(reloaded)[0] == cell  # and can be trained further, fast
 
 
 @pytest.mark.parametrize(
@@ -127,20 +128,21 @@ def test_a_fast_trained_model_saves_and_reloads_as_a_keras_model(cell, tmp_path)
 def test_other_gated_layers_take_the_plain_step(layer):
     inputs = keras.Input((28, 28))
     model = keras.Model(inputs, OutputLayer(10, name="output")(layer(inputs)))
-    assert gated_rnn_variables(model) is None and fast_rnn_variables(model) is None
+    assert gated_rnn_variables(model) is None and rnn_variables(model) is None
     optimizer = keras.optimizers.Adam()
-    _, is_fast = choose_train_step(model, optimizer, keras.losses.CategoricalCrossentropy(from_logits=True))
-    assert is_fast is False
-    with pytest.raises(ValueError, match="use the plain train step for this model"):
-        make_fast_train_step(model, optimizer)
+    loss_fn = keras.losses.CategoricalCrossentropy(from_logits=True)
+    make_train_step(model, optimizer, loss_fn)  # the plain step trains it
+    with pytest.raises(ValueError, match="use fast=False for this model"):
+        make_train_step(model, optimizer, loss_fn, fast=True)
 
 
 @pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
 def test_every_cell_of_the_tutorial_takes_the_fast_step(cell):
     model = RNN(num_hidden_units=8, cell=cell)
-    assert fast_rnn_variables(model)[0] == cell
-    optimizer = keras.optimizers.Adam()
-    _, is_fast = choose_train_step(model, optimizer, keras.losses.CategoricalCrossentropy(from_logits=True))
-    assert is_fast is True
-    _, is_fast = choose_train_step(model, optimizer, keras.losses.CategoricalCrossentropy(), fast=False)
-    assert is_fast is False
+    assert rnn_variables(model)[0] == cell
+    x, y = batch(8)
+    step = make_train_step(
+        model, keras.optimizers.Adam(), keras.losses.CategoricalCrossentropy(True), fast=True
+    )
+    loss, accuracy, norm = step(x, y)
+    assert np.isfinite(float(loss)) and 0 <= float(accuracy) <= 1 and float(norm) > 0

@@ -12,10 +12,13 @@ import pytest
 import tensorflow as tf
 from conftest import batch
 
-from rnn_helpers.fast_rnn import forward_backward, make_fast_train_step
-from rnn_helpers.model import RNN, vanilla_rnn_variables
-from rnn_helpers.startup import configure_cpu_threads
-from rnn_helpers.training import choose_train_step, train
+import rnn_helpers.fast.step as fast_step
+from rnn_helpers.fast import forward_backward
+from rnn_helpers.model import RNN, rnn_variables, vanilla_rnn_variables
+from rnn_helpers.runs.startup import configure_cpu_threads
+from rnn_helpers.training import make_train_step, train
+
+LOSS = keras.losses.CategoricalCrossentropy(from_logits=True)
 
 
 def keras_reference(model):
@@ -41,7 +44,7 @@ def test_outputs_and_gradients_match_keras_simple_rnn(n, n_split):
         expected_loss = loss_fn(y, logits)
     expected_grads = tape.gradient(expected_loss, reference.trainable_variables)
     variables = vanilla_rnn_variables(model)
-    loss, accuracy, grads = forward_backward(variables, tf.constant(x), tf.constant(y), n_split)
+    loss, accuracy, grads = forward_backward("rnn", variables, tf.constant(x), tf.constant(y), n_split)
     np.testing.assert_allclose(float(loss), float(expected_loss), rtol=1e-6)
     expected_accuracy = np.mean(np.argmax(logits, 1) == np.argmax(y, 1))
     assert float(accuracy) == pytest.approx(expected_accuracy)
@@ -56,7 +59,7 @@ def test_forward_matches_the_model_output():
     model = RNN(num_hidden_units=16, seed=1)
     x, y = batch(5)
     logits = np.asarray(model(x))
-    loss, _, _ = forward_backward(vanilla_rnn_variables(model), tf.constant(x), tf.constant(y))
+    loss, _, _ = forward_backward("rnn", vanilla_rnn_variables(model), tf.constant(x), tf.constant(y))
     expected = -np.mean(np.sum(y * (logits - np.log(np.exp(logits).sum(1, keepdims=True))), axis=1))
     assert float(loss) == pytest.approx(expected, rel=1e-5)
 
@@ -94,8 +97,6 @@ def test_fast_training_follows_the_plain_training_step_by_step(cell, make_optimi
         model = RNN(num_hidden_units=24, seed=2, cell=cell)
         model.set_weights(initial)
         optimizer = make_optimizer()
-        _, is_fast = choose_train_step(model, optimizer, keras.losses.CategoricalCrossentropy(), fast)
-        assert is_fast is fast
         history = train(
             model, x, y, x[:40], y[:40], epochs=3, batch_size=20, display_freq=4, seed=5,
             optimizer=optimizer, fast=fast, log=None,
@@ -121,23 +122,21 @@ def test_fast_training_follows_the_plain_training_step_by_step(cell, make_optimi
 
 @pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
 def test_the_direct_call_of_the_fast_step_is_the_public_call(cell, monkeypatch):
-    """The step calls its traced graph through ``_direct_call`` (TensorFlow's flat call);
+    """The step calls its traced graph through ``direct_call`` (TensorFlow's flat call);
     the public ``ConcreteFunction`` call, its fallback, must train identically, also when
     the batch size changes (a second graph) and when given float64 NumPy arrays."""
-    import rnn_helpers.fast_rnn as fast_rnn
-
     assert hasattr(tf.function(lambda: 0).get_concrete_function(), "_call_flat")  # the direct path is tested
     x, y = batch(70, seed=4)
     initial = RNN(num_hidden_units=16, seed=1, cell=cell).get_weights()
     runs = {}
     for direct in (True, False):
         if not direct:
-            monkeypatch.setattr(fast_rnn, "_direct_call", lambda concrete: concrete)
+            monkeypatch.setattr(fast_step, "direct_call", lambda concrete: concrete)
         model = RNN(num_hidden_units=16, seed=1, cell=cell)
         model.set_weights(initial)
-        step = make_fast_train_step(model, keras.optimizers.Adam(0.01))
+        step = make_train_step(model, keras.optimizers.Adam(0.01), LOSS, fast=True)
         outputs = [step(x[:30], y[:30]), step(x[30:60].astype(np.float64), y[30:60]), step(x[60:], y[60:])]
-        runs[direct] = ([float(v) for pair in outputs for v in pair], model.get_weights())
+        runs[direct] = ([float(v) for triple in outputs for v in triple], model.get_weights())
     (direct_out, direct_weights), (public_out, public_weights) = runs[True], runs[False]
     assert direct_out == public_out
     for a, b in zip(direct_weights, public_weights, strict=True):
@@ -152,17 +151,27 @@ def test_only_the_plain_vanilla_rnn_takes_the_fast_path():
     dropout = keras.Sequential(
         [keras.Input((28, 28)), keras.layers.SimpleRNN(8, dropout=0.1), keras.layers.Dense(10)]
     )
-    assert vanilla_rnn_variables(dropout) is None
+    assert vanilla_rnn_variables(dropout) is None and rnn_variables(lstm) is None
     optimizer = keras.optimizers.Adam()
-    _, is_fast = choose_train_step(lstm, optimizer, keras.losses.CategoricalCrossentropy(from_logits=True))
-    assert is_fast is False
     with pytest.raises(ValueError, match="only trains the plain vanilla RNN"):
-        make_fast_train_step(lstm, optimizer)
+        make_train_step(lstm, optimizer, LOSS, fast=True)
     x, y = batch(30)
-    history = train(lstm, x, y, x, y, epochs=1, batch_size=10, log=None)
+    history = train(lstm, x, y, x, y, epochs=1, batch_size=10, log=None)  # the plain step trains it
     assert np.isfinite(history.train_loss[0]) and 0 <= history.train_accuracy[0] <= 1
 
 
 def test_threads_cannot_change_once_tensorflow_runs():
     tf.constant(1.0) + 1.0  # TensorFlow is running by now
     assert configure_cpu_threads() is False
+
+
+def test_without_the_flat_call_the_fast_step_says_so_and_uses_the_public_call():
+    from rnn_helpers.fast.common import direct_call
+
+    class Public:  # a ConcreteFunction of a TensorFlow without _call_flat
+        def __call__(self, x, y):
+            return x + y
+
+    with pytest.warns(RuntimeWarning, match="has no _call_flat any more"):
+        call = direct_call(Public())
+    assert call(1, 2) == 3

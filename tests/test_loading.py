@@ -10,8 +10,8 @@ import pytest
 from conftest import idx_bytes, leftover_files, make_synthetic
 
 from rnn_helpers import DataFileError, DataNotFoundError, load_data, to_one_hot
-from rnn_helpers.datasets import class_names, get_dataset
-from rnn_helpers.loading import default_cache_dir
+from rnn_helpers.data.datasets import class_names, get_dataset
+from rnn_helpers.data.files import default_cache_dir
 
 
 def test_train_mode_contract(synthetic):
@@ -240,7 +240,7 @@ def test_a_known_file_in_the_wrong_place_is_named(synthetic):
     """The test labels where the training labels belong: said plainly, not "corrupt"."""
     from dataclasses import replace
 
-    from rnn_helpers.datasets import DATASETS
+    from rnn_helpers.data.datasets import DATASETS
 
     # make the synthetic files "known" the way MNIST's and Fashion-MNIST's are
     spec = replace(synthetic.spec, name="synthetic")
@@ -261,7 +261,7 @@ def test_a_known_file_in_the_wrong_place_is_named(synthetic):
 
 
 def test_a_cache_that_cannot_be_written_says_so(tmp_path, monkeypatch):
-    from rnn_helpers.loading import DataNotFoundError as NotFound
+    from rnn_helpers.data.files import DataNotFoundError as NotFound
 
     blocker = tmp_path / "a-file"
     blocker.write_text("RNN_HELPERS_CACHE names a file")
@@ -274,9 +274,9 @@ def test_a_cache_that_cannot_be_written_says_so(tmp_path, monkeypatch):
 
 
 def test_fashion_mnist_not_found_mentions_the_debian_package(tmp_path, cache_dir, monkeypatch):
-    import rnn_helpers.loading as loading
+    import rnn_helpers.data.files as files
 
-    monkeypatch.setattr(loading, "SYSTEM_DATA_ROOT", tmp_path / "no-system-data")
+    monkeypatch.setattr(files, "SYSTEM_DATA_ROOT", tmp_path / "no-system-data")
     (tmp_path / "empty").mkdir()
     with pytest.raises(DataNotFoundError, match="apt install dataset-fashion-mnist"):
         load_data("test", "fashion_mnist", tmp_path / "empty", download=False)

@@ -139,7 +139,8 @@ def test_divergence_is_reported_with_the_iteration():
     iteration = int(np.argmax(np.random.default_rng(4).permutation(200) == 37)) // 20
     model = RNN(timesteps=10, num_input=6, num_hidden_units=8, n_classes=4, seed=0)
     with pytest.raises(
-        TrainingDiverged, match=rf"at epoch 1, iteration {iteration} .*smaller learning_rate \(now 0.1"
+        TrainingDiverged,
+        match=rf"loss became nan at epoch 1, iteration {iteration} .*smaller learning_rate \(it was 0.1 at this point",
     ):
         train(
             model,
@@ -174,10 +175,11 @@ def test_shuffling_is_unseeded_when_seed_is_none():
 
 
 def test_history_stops_a_run_that_diverges_without_nan():
-    history = History(n_classes=10, learning_rate=10.0)
+    history = History(keras.optimizers.SGD(10.0), n_classes=10)
     history.add_batch(0, 2.3, 0.1)
     with pytest.raises(
-        TrainingNotLearning, match=r"validation loss is 160, far above the 2.30 .*now 10; e.g. 1;"
+        TrainingNotLearning,
+        match=r"validation loss is 160, far above the 2.30 .*it was 10 at this point; e.g. 1;",
     ):
         history.end_epoch(160.0, 0.07)
 
@@ -187,7 +189,7 @@ def test_history_stops_a_run_at_chance_only_after_enough_steps():
     for i in range(STEPS_BEFORE_JUDGING - 1):
         early.add_batch(i, 2.3, 0.1)
     early.end_epoch(2.31, 0.11)  # too early to judge: no error
-    late = History(n_classes=10, learning_rate=1e6)
+    late = History(keras.optimizers.SGD(1e6), n_classes=10)
     for i in range(STEPS_BEFORE_JUDGING):
         late.add_batch(i, 2.3, 0.1)
     with pytest.raises(TrainingNotLearning, match=r"accuracy is 12.0%, no better than chance \(10%\)"):
@@ -267,7 +269,7 @@ def test_load_trained_model(tmp_path):
 
     model = RNN(timesteps=4, num_input=3, num_hidden_units=5, n_classes=2, seed=0)
     model.save(tmp_path / "model.keras")
-    again = load_trained_model(tmp_path)
+    again = load_trained_model(tmp_path, timesteps=4, num_input=3, n_classes=2)
     x = np.ones((2, 4, 3), np.float32)
     np.testing.assert_array_equal(np.asarray(again(x)), np.asarray(model(x)))
     with pytest.raises(FileNotFoundError, match="Run notebook 01 with -p output_dir"):
@@ -276,6 +278,11 @@ def test_load_trained_model(tmp_path):
     other.save(tmp_path / "other.keras")
     with pytest.raises(ValueError, match="does not hold the tutorial's vanilla RNN"):
         load_trained_model(tmp_path / "other.keras")
+    # a vanilla RNN of another shape (say, another dataset's) is named as such, not used
+    with pytest.raises(
+        ValueError, match="inputs of 4x3 and 2 classes, but here the images are 28x28 with 10"
+    ):
+        load_trained_model(tmp_path)
 
 
 @pytest.mark.parametrize(
@@ -366,39 +373,29 @@ def test_averaged_weights_without_averaging_changes_nothing():
 
 
 @pytest.mark.parametrize("fast", [True, False])
-def test_augmentation_changes_the_training_data_each_epoch(fast, monkeypatch):
-    """augment_shift hands every epoch a fresh shifted copy; 0 hands over the data itself."""
-    import rnn_helpers.training as training
+def test_augmentation_changes_the_training_data_each_epoch(fast):
+    """``augment`` hands every epoch a fresh shifted copy of the shuffled images; none: the data itself."""
+    from rnn_helpers.augmentation import make_augment
 
+    assert make_augment(0) is None
+    shift = make_augment(1)
     calls = []
-    real = training.random_shift
 
-    def recording(images, max_shift, rng):
-        out = real(images, max_shift, rng)
-        calls.append((max_shift, out))
+    def recording(images, rng):
+        out = shift(images, rng)
+        calls.append((images, out))
         return out
 
-    monkeypatch.setattr(training, "random_shift", recording)
     x, y = bright_row_task(200)
-    for shift in (0, 1):
-        set_seed(0)
-        model = RNN(timesteps=10, num_input=6, num_hidden_units=8, n_classes=4, seed=0)
-        history = train(
-            model,
-            x,
-            y,
-            x[:50],
-            y[:50],
-            epochs=2,
-            batch_size=50,
-            seed=0,
-            augment_shift=shift,
-            fast=fast,
-            log=None,
-        )
-        assert np.all(np.isfinite(history.train_loss))
-    assert [c[0] for c in calls] == [1, 1]  # once per epoch, only when asked
-    assert not np.array_equal(calls[0][1], calls[1][1]) and not np.array_equal(calls[0][1], x)
+    set_seed(0)
+    model = RNN(timesteps=10, num_input=6, num_hidden_units=8, n_classes=4, seed=0)
+    history = train(model, x, y, x[:50], y[:50], epochs=2, batch_size=50, seed=0, augment=recording, fast=fast,
+                    log=None)  # fmt: skip
+    assert np.all(np.isfinite(history.train_loss))
+    assert len(calls) == 2  # once per epoch
+    (first_in, first_out), (second_in, second_out) = calls
+    assert not np.array_equal(first_out, first_in) and not np.array_equal(first_out, second_out)
+    assert sorted(map(bytes, first_in)) == sorted(map(bytes, x))  # the shuffled training images
 
 
 def test_smooth_labels():

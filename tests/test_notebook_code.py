@@ -23,7 +23,7 @@ from rnn_helpers.augmentation import random_shift
 from rnn_helpers.evaluation import evaluate
 from rnn_helpers.fast_rnn import make_fast_train_step
 from rnn_helpers.model import CELLS, RNN, OutputLayer, bias_variable, weight_variable
-from rnn_helpers.parameters import NOTEBOOKS, notebook_defaults
+from rnn_helpers.runs.parameters import NOTEBOOKS, declared_defaults
 
 NOTEBOOKS_DIR = Path(__file__).resolve().parents[1] / "notebooks"
 NB01 = NOTEBOOKS_DIR / "01_vanilla_rnn_mnist.ipynb"
@@ -220,7 +220,7 @@ def parameters_cell(notebook: Path) -> dict:
 @pytest.mark.parametrize("name", sorted(NOTEBOOKS))
 def test_parameters_cells_match_the_declared_parameters(name):
     cell = parameters_cell(NOTEBOOKS_DIR / f"{name}.ipynb")
-    declared = notebook_defaults(name)
+    declared = declared_defaults(name)
     assert list(cell) == list(declared), "same names, in the declared order"
     for key, value in declared.items():
         assert cell[key] == value and type(cell[key]) is type(value), key

@@ -14,13 +14,14 @@ import pytest
 from conftest import require_data
 
 from rnn_helpers import DataNotFoundError, load_data
-from rnn_helpers.loading import locate_files
-from rnn_helpers.results import RunFolder
+from rnn_helpers.data import locate_files
+from rnn_helpers.runs.folders import RunFolder
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 NB01 = NOTEBOOKS / "01_vanilla_rnn_mnist.ipynb"
 NB02 = NOTEBOOKS / "02_inside_the_rnn.ipynb"
 NB03 = NOTEBOOKS / "03_cells_and_tuning.ipynb"
+EXPERIMENT = NOTEBOOKS.parent / "sweeps" / "experiment.ipynb"
 
 pytestmark = [pytest.mark.slow, pytest.mark.realdata]
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
-from rnn_helpers.datasets import class_names
+from rnn_helpers.data.datasets import class_names
 from rnn_helpers.plotting import plot_confusion_matrix, plot_example_errors, plot_images, plot_training_curves
 from rnn_helpers.training import History
 

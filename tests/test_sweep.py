@@ -7,9 +7,9 @@ import json
 from pathlib import Path
 
 import pytest
-from test_notebooks import NB01, need
+from test_notebooks import EXPERIMENT, need
 
-from rnn_helpers.sweep import (
+from rnn_helpers.runs.sweep import (
     describe,
     expand_spec,
     format_table,
@@ -44,7 +44,7 @@ def test_table_helpers(tmp_path):
     text = format_table(rows)
     assert "97.12%" in text and "2.8" in text and "ParameterError" in text
     # one formatting rule for printed and Markdown tables
-    from rnn_helpers.results import markdown_table
+    from rnn_helpers.runs.records import markdown_table
 
     both = [{"run": "c", "parameter_count": 21386, "val_accuracy": None, "test_accuracy": 0.98765}]
     header, values = (line.split() for line in format_table(both).splitlines())
@@ -74,7 +74,7 @@ def test_sweep_runs_records_failures_and_resumes(tmp_path):
         {"cell": "rnn", "epochs": 0, **common},  # a bad parameter: this run fails
     ]
     root = tmp_path / "sweep"
-    rows = run_sweep(NB01, sets, root, kernel_name="python3", progress=False)
+    rows = run_sweep(EXPERIMENT, sets, root, kernel_name="python3", progress=False)
     assert [r["status"] for r in rows] == ["done", "done", "failed"]
     for row in rows[:2]:
         metrics = json.loads((root / row["run"] / "metrics.json").read_text())
@@ -82,7 +82,7 @@ def test_sweep_runs_records_failures_and_resumes(tmp_path):
         assert row["val_accuracy"] == metrics["final"]["val_accuracy"]
         assert row["parameter_count"] == metrics["parameter_count"] > 0 and row["seconds_per_epoch"] > 0
         assert metrics["parameters"]["cell"] == row["cell"]
-        assert (root / row["run"] / NB01.name).is_file()
+        assert (root / row["run"] / EXPERIMENT.name).is_file()
     assert rows[1]["parameter_count"] > rows[0]["parameter_count"]  # a GRU has three times the weights
     assert rows[2]["error"].startswith("ParameterError: epochs = 0")
     assert (root / rows[2]["run"] / "error.json").is_file()
@@ -96,7 +96,7 @@ def test_sweep_runs_records_failures_and_resumes(tmp_path):
 
     # Run again: finished runs are skipped (their files untouched), the failed one is retried.
     stamp = (root / rows[0]["run"] / "metrics.json").stat().st_mtime_ns
-    again = run_sweep(NB01, sets, root, kernel_name="python3", progress=False)
+    again = run_sweep(EXPERIMENT, sets, root, kernel_name="python3", progress=False)
     assert [r["status"] for r in again] == ["skipped: done before", "skipped: done before", "failed"]
     assert again[0]["test_accuracy"] == rows[0]["test_accuracy"]
     assert (root / rows[0]["run"] / "metrics.json").stat().st_mtime_ns == stamp
@@ -143,12 +143,12 @@ def test_parse_value_reads_like_papermill():
 
 def test_a_repeated_parameter_set_is_refused(tmp_path):
     with pytest.raises(ValueError, match="more than once: cell=rnn"):
-        run_sweep(NB01, [{"cell": "rnn"}, {"cell": "rnn"}], tmp_path, progress=False)
+        run_sweep(EXPERIMENT, [{"cell": "rnn"}, {"cell": "rnn"}], tmp_path, progress=False)
     assert not (tmp_path / "results.csv").exists()
 
 
 def test_load_results_says_how_to_get_them(tmp_path):
-    with pytest.raises(FileNotFoundError, match="run the sweep first"):
+    with pytest.raises(FileNotFoundError, match="No sweep results .*Run the sweep again"):
         load_results(tmp_path)
 
 
@@ -157,7 +157,7 @@ def test_load_results_says_how_to_get_them(tmp_path):
     [
         ([], "--notebook and --output, or a description"),
         (["--notebook", "missing.ipynb", "--output", "x"], "no notebook at missing.ipynb"),
-        (["--notebook", str(NB01), "--output", "x", "-p", "cell"], "-p cell needs at least one value"),
+        (["--notebook", str(EXPERIMENT), "--output", "x", "-p", "cell"], "-p cell needs at least one value"),
         (["nowhere.yaml"], "cannot read the sweep description nowhere.yaml"),
     ],
 )
@@ -192,7 +192,7 @@ def test_command_line_sweep_from_a_description(tmp_path):
     spec = tmp_path / "tiny.yaml"
     spec.write_text(
         f"""
-notebook: {NB01}
+notebook: {EXPERIMENT}
 output: out
 parameters: {{n_train: 500, num_hidden_units: 8, epochs: 1, display_freq: 50}}
 runs:
@@ -201,7 +201,7 @@ runs:
 """
     )
     result = subprocess.run(
-        [sys.executable, "-m", "rnn_helpers.sweep", str(spec), "--kernel", "python3", "-p", "seed", "3"],
+        [sys.executable, "-m", "rnn_helpers.runs.sweep", str(spec), "--kernel", "python3", "-p", "seed", "3"],
         capture_output=True,
         text=True,
         cwd=Path(__file__).parents[1],
@@ -226,28 +226,30 @@ def test_describe_names_what_differs_from_the_defaults():
 
 def test_an_unknown_kernel_stops_the_sweep_before_any_run(tmp_path):
     with pytest.raises(ValueError, match="Jupyter has no kernel named 'no-such-kernel'. Register"):
-        run_sweep(NB01, [{"epochs": 1}], tmp_path / "sweep", kernel_name="no-such-kernel", progress=False)
+        run_sweep(
+            EXPERIMENT, [{"epochs": 1}], tmp_path / "sweep", kernel_name="no-such-kernel", progress=False
+        )
     assert not (tmp_path / "sweep").exists()
 
 
-def test_notebook_defaults_reads_the_parameters_cell(tmp_path):
+def test_the_parameters_cell_of_a_notebook_is_read(tmp_path):
     from sweep_support import write_tiny_notebook
 
-    from rnn_helpers.sweep import notebook_defaults
+    from rnn_helpers.runs.parameters import parameters_cell as declared_defaults
 
     notebook = json.loads(write_tiny_notebook(tmp_path / "tiny.ipynb", value=3).read_text())
-    assert notebook_defaults(notebook) == {"value": 3, "pause": 0.0, "seed": 0, "output_dir": None}
+    assert declared_defaults(notebook) == {"value": 3, "pause": 0.0, "seed": 0, "output_dir": None}
     cell = notebook["cells"][0]
     cell["source"] = "a = 1\nb: float = 2.5\nc = sorted([2, 1])  # not a literal\nd, e = 1, 2\n"
-    assert notebook_defaults(notebook) == {"a": 1, "b": 2.5, "c": "sorted([2, 1])"}
+    assert declared_defaults(notebook) == {"a": 1, "b": 2.5, "c": "sorted([2, 1])"}
     cell["source"] = "%env X=1\na = 1"  # not plain Python: the whole cell is the fingerprint
-    assert notebook_defaults(notebook) == {"(parameters cell)": "%env X=1\na = 1"}
+    assert declared_defaults(notebook) == {"(parameters cell)": "%env X=1\na = 1"}
     cell["metadata"]["tags"] = []
-    assert notebook_defaults(notebook) == {}
+    assert declared_defaults(notebook) == {}
 
 
 def test_previous_run_reuses_only_a_run_made_with_the_same_parameters(tmp_path):
-    from rnn_helpers.sweep import RECORD, previous_run, run_parameters
+    from rnn_helpers.runs.sweep import RECORD, previous_run, run_parameters
 
     folder = tmp_path / "run"
     wanted = run_parameters({"epochs": 10, "clip_norm": 1.0, "output_dir": None}, {"epochs": 3})
@@ -280,36 +282,8 @@ def test_previous_run_reuses_only_a_run_made_with_the_same_parameters(tmp_path):
     assert previous_run(folder, wanted) == ("run", "")
 
 
-def test_a_run_is_written_whole_or_not_at_all(tmp_path):
-    from rnn_helpers.sweep import _recover, _store_run
-
-    folder = tmp_path / "lr=0.1"
-    _store_run(folder, {"a.txt": b"old", "sub/b.bin": b"\x00"}, {"metrics.json": {"x": 1}})
-    assert sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()) == [
-        "a.txt",
-        "metrics.json",
-        "sub/b.bin",
-    ]
-    with pytest.raises(ValueError, match="outside its folder"):
-        _store_run(folder, {"a.txt": b"new", "../escape.txt": b"!"}, {})
-    assert (folder / "a.txt").read_bytes() == b"old" and not (tmp_path / "escape.txt").exists()
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["lr=0.1"]  # no .part folder left
-    _store_run(folder, {"c.txt": b"new"}, {})  # a new result replaces the old one entirely
-    assert sorted(p.name for p in folder.iterdir()) == ["c.txt"]
-
-    # What a crash between the two renames leaves: the old folder comes back, a .part goes;
-    # another run whose name starts the same is left alone.
-    os_replace = (tmp_path / "lr=0.1").rename
-    os_replace(tmp_path / ".lr=0.1.0123abcd.old")
-    (tmp_path / ".lr=0.1.89abcdef.part").mkdir()
-    (tmp_path / ".lr=0.15.0123abcd.old").mkdir()
-    _recover(folder)
-    assert (folder / "c.txt").read_bytes() == b"new"
-    assert sorted(p.name for p in tmp_path.iterdir()) == [".lr=0.15.0123abcd.old", "lr=0.1"]
-
-
 @pytest.mark.slow
-def test_changed_notebook_defaults_make_finished_runs_run_again(tmp_path, capsys):
+def test_changed_declared_defaults_make_finished_runs_run_again(tmp_path, capsys):
     """A finished run is reused only while the notebook's defaults stay what they were."""
     from sweep_support import read_metrics, write_tiny_notebook
 

@@ -1,5 +1,5 @@
 """The original TensorFlow 1 code (rnn_helpers.tf1, in its own process) against the Keras port,
-the checkpoint converter (rnn_helpers.convert) both ways, and the errors when either cannot work."""
+the checkpoint converter (rnn_helpers.tf1.convert) both ways, and the errors when either cannot work."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import tensorflow as tf
 from conftest import leftover_files, require_data
 
 from rnn_helpers import DataNotFoundError, load_data
-from rnn_helpers.convert import (
+from rnn_helpers.tf1.convert import (
     TF1_NAMES,
     CheckpointError,
     checkpoint_to_keras,
@@ -27,7 +27,7 @@ from rnn_helpers.convert import (
     set_weights,
 )
 from rnn_helpers.evaluation import predict_logits
-from rnn_helpers.migration import INSTALL_HINT, TF1Unavailable, run_tf1, tf1_available, train_like_tf1
+from rnn_helpers.tf1.migration import INSTALL_HINT, TF1Unavailable, run_tf1, tf1_available, train_like_tf1
 from rnn_helpers.model import RNN
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -111,6 +111,6 @@ def parse_idx(data: bytes, path: str | os.PathLike[str], expected_ndim: int | No
 def read_idx(path: str | os.PathLike[str], expected_ndim: int | None = None) -> np.ndarray:
     """Read an IDX file (``.gz`` or uncompressed) into a ``uint8`` array.
 
-    This does not check digests; :func:`rnn_helpers.loading.load_data` does.
+    This does not check digests; :func:`rnn_helpers.data.files.read_verified` does.
     """
     return parse_idx(read_bytes(path), path, expected_ndim)

@@ -10,33 +10,33 @@ made with other parameters (say the notebook's defaults changed since) runs agai
 message naming what changed. A run that fails is recorded with its error in
 ``error.json`` and in the table, and the sweep goes on.
 The table of all runs goes to ``<output_root>/results.csv``, and the same rows with each
-run's per-epoch validation accuracy to ``<output_root>/results.json``.
+run's per-epoch validation accuracy to ``<output_root>/results.json``; each run's parameters
+and results are also written for TensorBoard's HParams dashboard (:mod:`rnn_helpers.runs.hparams`).
 
 From Python::
 
-    from rnn_helpers.sweep import grid, run_sweep, format_table
-    rows = run_sweep("notebooks/01_vanilla_rnn_mnist.ipynb",
+    from rnn_helpers.runs.sweep import grid, run_sweep, format_table
+    rows = run_sweep("sweeps/experiment.ipynb",
                      grid(cell=["rnn", "lstm", "gru"], epochs=[3]), "output/sweep-cells")
     print(format_table(rows))
 
 From the command line, the same grid (every ``-p NAME VALUE [VALUE ...]`` is one axis)::
 
-    python -m rnn_helpers.sweep --notebook notebooks/01_vanilla_rnn_mnist.ipynb \
+    python -m rnn_helpers.runs.sweep --notebook sweeps/experiment.ipynb \
         --output output/sweep-cells -p cell rnn lstm gru -p epochs 3
 
 or a sweep described in a YAML file (see ``sweeps/`` in the repository)::
 
-    python -m rnn_helpers.sweep sweeps/cells.yaml
+    python -m rnn_helpers.runs.sweep sweeps/cells.yaml
 
 Add ``--workers N`` to run up to N notebooks at once on a Dask cluster on this machine, or
 ``--scheduler tcp://HOST:8786`` to use the workers of a running Dask cluster (see
-:mod:`rnn_helpers.cluster` and docs/cluster.md); without either, Dask is not imported.
+:mod:`rnn_helpers.runs.cluster` and docs/cluster.md); without either, Dask is not imported.
 """
 
 from __future__ import annotations
 
 import argparse
-import ast
 import contextlib
 import csv
 import io
@@ -45,19 +45,19 @@ import json
 import os
 import platform
 import re
-import shutil
 import statistics
 import sys
-import tempfile
-import uuid
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
 
-from .parameters import DEFAULTS, PARAMETERS, ParameterError
-from .results import format_value, write_json
+from . import hparams
+from .execute import execute_run
+from .folders import OutputDirError, acquire_lock, store_files
+from .parameters import PARAMETERS, ParameterError, declared_defaults, parameters_cell
+from .records import format_value, read_json, write_json
 
 COLUMNS = ("status", "test_accuracy", "val_accuracy", "parameter_count", "seconds_per_epoch", "error")
 
@@ -118,40 +118,6 @@ def check_kernel(notebook: Path, kernel_name: str | None) -> str:
 RECORD = "sweep-run.json"
 
 
-def notebook_defaults(notebook: Mapping[str, Any]) -> dict[str, Any]:
-    """The values a notebook's ``parameters`` cell assigns, e.g. ``{"epochs": 10, ...}``.
-
-    ``notebook`` is the notebook's JSON (a dict). A value that is not a plain literal is
-    kept as its source text; a cell that is not plain Python is kept whole, under
-    ``"(parameters cell)"``, so that any change to it still counts as a change. ``{}``
-    when the notebook has no cell tagged ``parameters``.
-    """
-    for cell in notebook.get("cells", []):
-        if cell.get("cell_type") != "code" or "parameters" not in cell.get("metadata", {}).get("tags", []):
-            continue
-        source = cell.get("source", "")
-        source = "".join(source) if isinstance(source, list) else str(source)
-        try:
-            tree = ast.parse(source)
-        except SyntaxError:
-            return {"(parameters cell)": source}
-        values: dict[str, Any] = {}
-        for node in tree.body:
-            if isinstance(node, ast.Assign) and len(node.targets) == 1:
-                target, value = node.targets[0], node.value
-            elif isinstance(node, ast.AnnAssign) and node.value is not None:
-                target, value = node.target, node.value
-            else:
-                continue
-            if isinstance(target, ast.Name):
-                try:
-                    values[target.id] = ast.literal_eval(value)
-                except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
-                    values[target.id] = ast.unparse(value)
-        return values
-    return {}
-
-
 def run_parameters(defaults: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
     """The parameters a run is made with: the notebook's ``defaults`` updated with the
     sweep's ``overrides``, as JSON values (tuples become lists), without ``output_dir``
@@ -163,7 +129,7 @@ def run_parameters(defaults: Mapping[str, Any], overrides: Mapping[str, Any]) ->
 def _checked(key: str, value: Any) -> Any:
     """``value`` as a notebook records it after checking it (``"None"`` becomes ``None``,
     ``"LSTM"`` becomes ``"lstm"``, ``1`` becomes ``1.0``): the declared parameter's own check
-    (:data:`rnn_helpers.parameters.PARAMETERS`); a name or value it does not take, as given."""
+    (:data:`rnn_helpers.runs.parameters.PARAMETERS`); a name or value it does not take, as given."""
     parameter = PARAMETERS.get(key)
     if parameter is None:
         return value
@@ -222,154 +188,96 @@ def previous_run(folder: str | os.PathLike[str], parameters: Mapping[str, Any]) 
     )
 
 
-@contextlib.contextmanager
-def _thread_environment(threads: int | None) -> Iterator[None]:
-    """Set the thread counts that a kernel started inside this block inherits; ``None``
-    leaves the environment alone."""
-    if threads is None:
-        yield
-        return
-    wanted = {
-        "TF_NUM_INTRAOP_THREADS": threads,  # threads inside one TensorFlow operation
-        "TF_NUM_INTEROP_THREADS": min(2, threads),  # operations at a time (two suit this RNN best)
-        "OMP_NUM_THREADS": threads,
-    }
-    saved = {name: os.environ.get(name) for name in wanted}
-    os.environ.update({name: str(value) for name, value in wanted.items()})
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+class Sweep:
+    """The state of one sweep while it runs: its runs' names, parameters and table rows."""
 
+    def __init__(self, notebook: Path, parameter_sets: list[dict[str, Any]], root: Path, kernel_name):
+        self.notebook, self.root, self.kernel_name = notebook, root, kernel_name
+        self.parameter_sets = parameter_sets
+        self.names = [run_name(p) for p in parameter_sets]
+        self.text = notebook.read_text()
+        defaults = parameters_cell(json.loads(self.text))
+        self.recorded = [run_parameters(defaults, p) for p in parameter_sets]
+        self.rows: list[dict[str, Any]] = [
+            {"run": n, **p} for n, p in zip(self.names, parameter_sets, strict=True)
+        ]
 
-def _threads_here(threads: int | Mapping[str, int] | None) -> int | None:
-    if threads is None or isinstance(threads, int):
-        return threads
-    from distributed import get_worker  # a mapping only comes with a run on a Dask worker
-
-    return threads.get(get_worker().address)
-
-
-def _scratch_folder() -> str | None:
-    """Where a run's temporary folder goes: on a Dask worker, the worker's own folder (which
-    Dask clears when the worker stops, or if it was killed, when a worker next starts there);
-    elsewhere, the system's temporary folder."""
-    if "distributed" not in sys.modules:  # not on a Dask worker (and Dask stays unimported)
-        return None
-    from distributed import get_worker
-
-    try:
-        return get_worker().local_directory
-    except ValueError:  # Dask is loaded, but this is not a worker
-        return None
-
-
-def execute_run(
-    notebook_name: str,
-    notebook_text: str,
-    parameters: Mapping[str, Any],
-    *,
-    kernel_name: str | None = None,
-    cwd: str | None = None,
-    threads: int | Mapping[str, int] | None = None,
-) -> dict[str, Any]:
-    """Execute one run of a notebook in a temporary folder of this machine; return what it made.
-
-    Every run of a sweep goes through here, in the sweep's own process or on a Dask worker:
-    the notebook comes as text and the results go back as bytes, so no shared disk is needed.
-
-    Args:
-        notebook_name: the notebook's file name (the executed copy gets the same name).
-        notebook_text: the notebook's JSON text.
-        parameters: the run's parameters (``output_dir`` is set here).
-        kernel_name: the Jupyter kernel; ``None`` uses the notebook's.
-        cwd: the folder to run the notebook in (its own folder, for relative paths), when it
-            exists on this machine; else the temporary folder.
-        threads: CPU threads for the run's kernel (``TF_NUM_INTRAOP_THREADS``,
-            ``TF_NUM_INTEROP_THREADS`` up to 2, ``OMP_NUM_THREADS``); a mapping gives them per
-            Dask worker address; ``None`` leaves the environment as it is.
-
-    Returns:
-        ``{"files": {relative path: bytes}, "error": None or {"error": kind, "message": text},
-        "host": this machine's name}``: the executed notebook and every file the run wrote into
-        its ``output_dir`` (hidden ``.*`` files left out), also when the run failed.
-    """
-    import papermill  # imported here: only sweeps need it
-
-    with tempfile.TemporaryDirectory(prefix="rnn-sweep-", dir=_scratch_folder()) as temporary:
-        source = Path(temporary, "input", notebook_name)
-        source.parent.mkdir()
-        source.write_text(notebook_text)
-        executed, output = Path(temporary, notebook_name), Path(temporary, "run")
-        workdir = cwd if cwd and Path(cwd).is_dir() else str(source.parent)
-        error = None
-        try:
-            with _thread_environment(_threads_here(threads)):
-                papermill.execute_notebook(
-                    source,
-                    executed,
-                    parameters={**parameters, "output_dir": str(output)},
-                    kernel_name=kernel_name,
-                    cwd=workdir,
-                    progress_bar=False,
+    def pending(self, bar) -> list[int]:
+        """The runs still to do; finished ones made with the same parameters are skipped."""
+        todo = []
+        for index, name in enumerate(self.names):
+            action, why = previous_run(self.root / name, self.recorded[index])
+            if action == "reuse":
+                self.rows[index]["status"] = "skipped: done before"
+                bar.update(1)
+                continue
+            if action == "rerun":
+                tqdm.write(
+                    f"{name}: finished before with other parameters ({why}); running it again.",
+                    file=sys.stderr,
                 )
-        except Exception as failure:  # noqa: BLE001 (a failed run is a result, not a crash)
-            error = {
-                "error": getattr(failure, "ename", type(failure).__name__),
-                "message": getattr(failure, "evalue", str(failure)),
-            }
-        files = {notebook_name: executed.read_bytes()} if executed.is_file() else {}
-        if output.is_dir():
-            for path in sorted(output.rglob("*")):
-                relative = path.relative_to(output)
-                if path.is_file() and not any(part.startswith(".") for part in relative.parts):
-                    files[relative.as_posix()] = path.read_bytes()
-    return {"files": files, "error": error, "host": platform.node()}
+            todo.append(index)
+        return todo
 
+    def job(self, index: int) -> dict[str, Any]:
+        """The keyword arguments of :func:`rnn_helpers.runs.execute.execute_run` for one run."""
+        return {
+            "notebook_name": self.notebook.name,
+            "notebook_text": self.text,
+            "parameters": self.parameter_sets[index],
+            "kernel_name": self.kernel_name,
+            "cwd": str(self.notebook.parent),
+        }
 
-def _leftovers(folder: Path) -> list[Path]:
-    pattern = re.compile(rf"\.{re.escape(folder.name)}\.[0-9a-f]{{8}}\.(part|old)")
-    return sorted(p for p in folder.parent.glob(".*") if pattern.fullmatch(p.name))
-
-
-def _recover(folder: Path) -> None:
-    """Tidy what an interrupted :func:`_store_run` may have left beside ``folder``: a
-    half-written ``.part`` folder goes; an ``.old`` folder comes back if ``folder`` is missing."""
-    for leftover in _leftovers(folder):
-        if leftover.suffix == ".old" and not folder.exists():
-            os.replace(leftover, folder)
+    def store(self, index: int, result: Mapping[str, Any]) -> None:
+        """Write one run's folder whole, with its record (or its error), and its table row."""
+        files, error = dict(result["files"]), result["error"]
+        if error is None and "metrics.json" not in files:
+            error = {"error": "NoMetrics", "message": "the notebook finished but wrote no metrics.json"}
+        if error is None:
+            metrics = json.loads(files["metrics.json"])
+            varied = self.parameter_sets[index]
+            files.update(hparams.session_files(self.names[index], varied, _summary(metrics)))
+            records = {RECORD: {"notebook": self.notebook.name, "parameters": self.recorded[index],
+                                "host": result["host"]}}  # fmt: skip
         else:
-            shutil.rmtree(leftover, ignore_errors=True)
+            records = {"error.json": error}
+            self.rows[index].update(status="failed", error=f"{error['error']}: {error['message']}")
+        try:
+            store_files(self.root / self.names[index], sorted(files.items()), records)
+        except OutputDirError as refused:
+            self.rows[index].update(status="failed", error=f"OutputDirError: {refused}")
+            return
+        if error is None:
+            self.rows[index]["status"] = "done"
+
+    def finish(self) -> list[dict[str, Any]]:
+        """Read every finished run's results into its row; write results.csv and results.json."""
+        histories = []
+        for row in self.rows:
+            history = None
+            if row["status"] != "failed":
+                fix = "Delete the run's folder and run the sweep again to redo it."
+                metrics = read_json(self.root / row["run"] / "metrics.json", "a run's results", fix)
+                row.update(_summary(metrics))
+                history = _curves(metrics)
+            histories.append(history)
+        write_table(self.rows, self.root / "results.csv")
+        write_json(self.root / "results.json", {
+            "notebook": self.notebook.name,
+            "machine": {"processor": platform.machine(), "cpu_count": os.cpu_count()},
+            "runs": [{**row, "history": history} for row, history in zip(self.rows, histories, strict=True)],
+        })  # fmt: skip
+        return self.rows
 
 
-def _store_run(folder: Path, files: Mapping[str, bytes], records: Mapping[str, Mapping[str, Any]]) -> None:
-    """Write a run's ``files`` and JSON ``records`` as ``folder``, all at once: into a hidden
-    ``.part`` folder beside it first, which then takes the place of the old folder, if any."""
-    token = uuid.uuid4().hex[:8]
-    part, old = (folder.with_name(f".{folder.name}.{token}.{kind}") for kind in ("part", "old"))
-    part.mkdir()
-    try:
-        for relative, content in files.items():
-            target = part / relative
-            if ".." in Path(relative).parts or Path(relative).is_absolute():
-                raise ValueError(f"A run returned a file outside its folder: {relative!r}.")
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(content)
-        for name, record in records.items():
-            write_json(part / name, record)
-        if folder.exists():
-            os.replace(folder, old)
-        os.replace(part, folder)
-    except BaseException:
-        shutil.rmtree(part, ignore_errors=True)
-        if old.exists() and not folder.exists():
-            os.replace(old, folder)
-        raise
-    shutil.rmtree(old, ignore_errors=True)
+def _check_sets(parameter_sets: list[dict[str, Any]], threads: int | None) -> None:
+    names = [run_name(p) for p in parameter_sets]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise ValueError(f"The sweep lists the same parameter set more than once: {', '.join(repeated)}.")
+    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
+        raise ValueError(f"threads = {threads!r}: it must be a whole number >= 1, or None.")
 
 
 def run_sweep(
@@ -392,8 +300,8 @@ def run_sweep(
         kernel_name: Jupyter kernel to run with; ``None`` uses the one the notebook names.
         progress: show a progress bar over the runs.
         client: a Dask ``distributed.Client`` to run the notebooks on its workers, as many at
-            once as they have threads (see :mod:`rnn_helpers.cluster`); ``None`` runs them one
-            after another in this process, without Dask.
+            once as they have threads (see :mod:`rnn_helpers.runs.cluster`); ``None`` runs
+            them one after another in this process, without Dask.
         threads: with a ``client``, CPU threads per run; ``None``: each machine's cores shared
             among the runs it holds at once. Without a client, the environment is left alone.
 
@@ -404,100 +312,40 @@ def run_sweep(
 
     A finished run is reused ("skipped: done before") only when it was made with the same
     parameters, the notebook's current defaults included (see :func:`previous_run`);
-    otherwise it runs again, with a message saying what changed.
+    otherwise it runs again, with a message saying what changed. A second sweep into the
+    same folder is refused while one is under way.
     """
-    notebook = Path(notebook).resolve()
     parameter_sets = [dict(p) for p in parameter_sets]
-    names = [run_name(p) for p in parameter_sets]
-    repeated = sorted({n for n in names if names.count(n) > 1})
-    if repeated:
-        raise ValueError(f"The sweep lists the same parameter set more than once: {', '.join(repeated)}.")
-    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
-        raise ValueError(f"threads = {threads!r}: it must be a whole number >= 1, or None.")
+    _check_sets(parameter_sets, threads)
+    notebook = Path(notebook).resolve()
     check_kernel(notebook, kernel_name)
-    notebook_text = notebook.read_text()
-    defaults = notebook_defaults(json.loads(notebook_text))
     root = Path(output_root)
     root.mkdir(parents=True, exist_ok=True)
-
-    rows: list[dict[str, Any]] = [{"run": n, **p} for n, p in zip(names, parameter_sets, strict=True)]
-    recorded = [run_parameters(defaults, p) for p in parameter_sets]
-    bar = tqdm(total=len(rows), desc="runs", unit="run", disable=not progress)
-    pending = []
-    for index, name in enumerate(names):
-        _recover(root / name)
-        action, why = previous_run(root / name, recorded[index])
-        if action == "reuse":
-            rows[index]["status"] = "skipped: done before"
-            bar.update(1)
-            continue
-        if action == "rerun":
-            tqdm.write(
-                f"{name}: finished before with other parameters ({why}); running it again.", file=sys.stderr
-            )
-        pending.append(index)
-
-    def store(index: int, result: Mapping[str, Any]) -> None:
-        files, error = dict(result["files"]), result["error"]
-        if error is None and "metrics.json" not in files:
-            error = {"error": "NoMetrics", "message": "the notebook finished but wrote no metrics.json"}
-        records: dict[str, Mapping[str, Any]] = {}
-        if error is None:
-            records[RECORD] = {
-                "notebook": notebook.name,
-                "parameters": recorded[index],
-                "host": result["host"],
-            }
-        else:
-            records["error.json"] = error
-            rows[index].update(status="failed", error=f"{error['error']}: {error['message']}")
-        _store_run(root / names[index], files, records)
-        if error is None:
-            rows[index]["status"] = "done"
-        bar.update(1)
-
-    jobs = [
-        {
-            "notebook_name": notebook.name,
-            "notebook_text": notebook_text,
-            "parameters": parameter_sets[index],
-            "kernel_name": kernel_name,
-            "cwd": str(notebook.parent),
-        }
-        for index in pending
-    ]
+    lock = acquire_lock(Path(os.path.realpath(root)), f"the sweep folder {root}")
     try:
-        if client is None:
-            for index, job in zip(pending, jobs, strict=True):
-                bar.set_postfix_str(names[index])
-                store(index, execute_run(**job))
-        else:
-            from .cluster import run_on_cluster  # only sweeps on a cluster import Dask
-
-            keys = [names[index] for index in pending]
-            for position, result in run_on_cluster(client, jobs, keys, threads=threads):
-                store(pending[position], result)
+        sweep = Sweep(notebook, parameter_sets, root, kernel_name)
+        with tqdm(total=len(parameter_sets), desc="runs", unit="run", disable=not progress) as bar:
+            _execute(sweep, sweep.pending(bar), bar, client, threads)
+        return sweep.finish()
     finally:
-        bar.close()
+        os.close(lock)
 
-    histories = []
-    for row in rows:
-        history = None
-        if row["status"] != "failed":
-            metrics = json.loads((root / row["run"] / "metrics.json").read_text())
-            row.update(_summary(metrics))
-            history = _curves(metrics)
-        histories.append(history)
-    write_table(rows, root / "results.csv")
-    write_json(
-        root / "results.json",
-        {
-            "notebook": notebook.name,
-            "machine": {"processor": platform.machine(), "cpu_count": os.cpu_count()},
-            "runs": [{**row, "history": history} for row, history in zip(rows, histories, strict=True)],
-        },
-    )
-    return rows
+
+def _execute(sweep: Sweep, pending: list[int], bar, client: Any, threads: int | None) -> None:
+    """Run the pending runs, one after another here, or on the Dask ``client``'s workers."""
+    if client is None:
+        for index in pending:
+            bar.set_postfix_str(sweep.names[index])
+            sweep.store(index, execute_run(**sweep.job(index)))
+            bar.update(1)
+        return
+    from .cluster import run_on_cluster  # only sweeps on a cluster import Dask
+
+    jobs = [sweep.job(index) for index in pending]
+    keys = [sweep.names[index] for index in pending]
+    for position, result in run_on_cluster(client, jobs, keys, threads=threads):
+        sweep.store(pending[position], result)
+        bar.update(1)
 
 
 def _columns(rows: Sequence[Mapping[str, Any]]) -> list[str]:
@@ -522,7 +370,7 @@ def write_table(rows: Sequence[Mapping[str, Any]], path: str | os.PathLike[str])
 
 def format_table(rows: Sequence[Mapping[str, Any]]) -> str:
     """The rows as an aligned text table for printing, each value formatted as in the
-    notebooks' Markdown tables (:func:`rnn_helpers.results.format_value`)."""
+    notebooks' Markdown tables (:func:`rnn_helpers.runs.records.format_value`)."""
     columns = [c for c in _columns(rows) if c != "error" or any(r.get("error") for r in rows)]
     table = [[format_value(c, row.get(c)) for c in columns] for row in rows]
     widths = [max(len(c), *(len(r[i]) for r in table)) for i, c in enumerate(columns)]
@@ -541,20 +389,21 @@ def load_results(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
     path = Path(path)
     if path.is_dir():
         path = path / "results.json"
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"No sweep results at {path}: run the sweep first (python -m rnn_helpers.sweep ...)."
-        )
-    return json.loads(path.read_text())["runs"]
+    fix = "Run the sweep again to rewrite it (python -m rnn_helpers.runs.sweep ...)."
+    data = read_json(path, "sweep results (results.json)", fix)
+    runs = data.get("runs") if isinstance(data, dict) else None
+    if not isinstance(runs, list) or not all(isinstance(run, dict) and "run" in run for run in runs):
+        raise ValueError(f"{path} is not a sweep's results.json: it has no list of runs. {fix}")
+    return runs
 
 
 def describe(run: Mapping[str, Any], defaults: Mapping[str, Any] | None = None) -> str:
-    """The parameters of a run that differ from ``defaults`` (notebook 01's, from
-    :data:`rnn_helpers.parameters.DEFAULTS`), e.g. ``"epochs=30, augment_shift=1"``, in
-    the order the defaults list them; ``"defaults"`` when nothing differs. Keys that are
-    not parameters (results, ``run``, ``history``) are ignored.
+    """The parameters of a run that differ from ``defaults`` (the experiment notebook's, which
+    are notebook 01's plus the experiments' levers, off), e.g. ``"epochs=30, augment_shift=1"``,
+    in the order the defaults list them; ``"defaults"`` when nothing differs. Keys that are not
+    parameters (results, ``run``, ``history``) are ignored.
     """
-    defaults = DEFAULTS if defaults is None else defaults
+    defaults = declared_defaults("experiment") if defaults is None else defaults
     changed = [f"{key}={run[key]}" for key in defaults if key in run and run[key] != defaults[key]]
     return ", ".join(changed) or "defaults"
 
@@ -599,51 +448,40 @@ def _from_spec(spec: Mapping[str, Any], key: str, base: Path) -> Path | None:
     return base / spec[key] if key in spec else None
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m rnn_helpers.sweep``: run a sweep from a YAML description and/or ``-p`` axes."""
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m rnn_helpers.sweep",
+        prog="python -m rnn_helpers.runs.sweep",
         description="Run a notebook once per parameter set with papermill and tabulate the results.",
     )
     parser.add_argument("spec", nargs="?", help="a YAML sweep description (see sweeps/*.yaml)")
     parser.add_argument("--notebook", help="the notebook to run (overrides the description's)")
     parser.add_argument("--output", help="the sweep's folder (overrides the description's)")
     parser.add_argument(
-        "-p",
-        "--parameter",
-        nargs="+",
-        action="append",
-        default=[],
-        metavar=("NAME", "VALUE"),
+        "-p", "--parameter", nargs="+", action="append", default=[], metavar=("NAME", "VALUE"),
         help="one grid axis: a parameter name and one or more values (repeat for more axes)",
-    )
+    )  # fmt: skip
     parser.add_argument("--kernel", default=None, help="Jupyter kernel name (default: the notebook's)")
     where = parser.add_mutually_exclusive_group()
     where.add_argument(
-        "--workers",
-        type=int,
-        metavar="N",
-        help="run up to N notebooks at once on a Dask cluster started on this machine "
-        "(needs the cluster extra)",
-    )
+        "--workers", type=int, metavar="N",
+        help="run up to N notebooks at once on a Dask cluster on this machine (needs the cluster extra)",
+    )  # fmt: skip
     where.add_argument(
-        "--scheduler",
-        metavar="tcp://HOST:PORT",
+        "--scheduler", metavar="tcp://HOST:PORT",
         help="run the notebooks on the workers of a running Dask scheduler (needs the cluster extra)",
-    )
+    )  # fmt: skip
     parser.add_argument(
-        "--threads",
-        type=int,
-        metavar="N",
+        "--threads", type=int, metavar="N",
         help="with --workers/--scheduler: CPU threads per run (default: each machine's cores shared "
         "among the runs it holds at once)",
-    )
-    args = parser.parse_args(argv)
-    if args.workers is not None and args.workers < 1:
-        parser.error(f"--workers {args.workers}: give a whole number >= 1 (runs at once)")
-    if args.threads is not None and (args.threads < 1 or (args.workers is None and args.scheduler is None)):
-        parser.error("--threads N (N >= 1) goes with --workers or --scheduler")
+    )  # fmt: skip
+    return parser
 
+
+def _read_spec(
+    parser: argparse.ArgumentParser, args: argparse.Namespace
+) -> tuple[dict[str, Any], Path, Path]:
+    """The sweep description (YAML file and ``-p`` axes), its notebook and its output folder."""
     spec: dict[str, Any] = {}
     base = Path.cwd()
     if args.spec:
@@ -671,22 +509,38 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     if not notebook.is_file():
         parser.error(f"no notebook at {notebook}")
+    return spec, notebook, output
+
+
+def _client(stack: contextlib.ExitStack, args: argparse.Namespace, notebook: Path) -> Any:
+    """A Dask client for ``--workers`` / ``--scheduler``, else None (and Dask stays unimported)."""
+    if args.workers is None and args.scheduler is None:
+        return None
+    check_kernel(notebook.resolve(), args.kernel)  # before a cluster is started
+    from . import cluster
+
+    if args.workers is not None:
+        return stack.enter_context(cluster.local_client(args.workers))
+    return stack.enter_context(cluster.remote_client(args.scheduler))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m rnn_helpers.runs.sweep``: run a sweep from a YAML description and/or ``-p`` axes."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.workers is not None and args.workers < 1:
+        parser.error(f"--workers {args.workers}: give a whole number >= 1 (runs at once)")
+    if args.threads is not None and (args.threads < 1 or (args.workers is None and args.scheduler is None)):
+        parser.error("--threads N (N >= 1) goes with --workers or --scheduler")
+    spec, notebook, output = _read_spec(parser, args)
     try:
         parameter_sets = expand_spec(spec)
         with contextlib.ExitStack() as stack:
-            client = None
-            if args.workers is not None or args.scheduler is not None:
-                check_kernel(notebook.resolve(), args.kernel)  # before a cluster is started
-                from . import cluster  # Dask is imported only for a sweep on a cluster
-
-                if args.workers is not None:
-                    client = stack.enter_context(cluster.local_client(args.workers))
-                else:
-                    client = stack.enter_context(cluster.remote_client(args.scheduler))
+            client = _client(stack, args, notebook)
             rows = run_sweep(
                 notebook, parameter_sets, output, kernel_name=args.kernel, client=client, threads=args.threads
             )
-    except (ValueError, ImportError, ConnectionError) as error:
+    except (ValueError, ImportError, ConnectionError, OSError) as error:
         parser.error(str(error))
     except KeyboardInterrupt:
         print(

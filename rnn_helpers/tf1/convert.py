@@ -15,8 +15,12 @@ saved with ``tf.compat.v1.train.Saver`` keeps four variables::
 Reading and writing the checkpoint needs only TensorFlow 2 (no ``tf-keras``), so this
 module runs in the same process as the rest of the project::
 
-    python -m rnn_helpers.convert to-keras ckpt/model model.keras
-    python -m rnn_helpers.convert to-tf1 model.keras converted/model
+    python -m rnn_helpers.tf1.convert to-keras ckpt/model model.keras
+    python -m rnn_helpers.tf1.convert to-tf1 model.keras converted/model
+
+Neither overwrites anything without ``--force``: not an existing ``.keras`` file, and not a
+folder's ``checkpoint`` index that names another checkpoint. A damaged or truncated
+checkpoint or model file is named as such.
 
 TensorFlow 1.0 to 1.4 named the cell's variables ``weights`` and ``biases``; those are
 recognised too, as is any name scope around them.
@@ -32,17 +36,19 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
-from .startup import _muted_stderr
+if __name__ == "__main__":  # run as a command: TensorFlow's C++ start-up lines are muted
+    from ..runs.startup import muted_stderr
 
-with _muted_stderr():  # TensorFlow's C++ start-up lines, when this runs as a command
-    import tensorflow as tf
+    with muted_stderr():
+        import tensorflow
 
-    tf.config.list_physical_devices()
+        tensorflow.config.list_physical_devices()
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
 
-from .model import RNN, OutputLayer  # noqa: E402
+from ..model import RNN, OutputLayer, load_trained_model  # noqa: E402
 
 #: The names ``Saver`` gives the original graph's variables.
 TF1_NAMES = {"kernel": "rnn/basic_rnn_cell/kernel", "bias": "rnn/basic_rnn_cell/bias", "W": "W", "b": "b"}
@@ -81,6 +87,15 @@ def resolve_checkpoint(path: str | os.PathLike[str]) -> str:
             "(what tf.compat.v1.train.Saver().save(sess, prefix) writes)."
         )
     return text
+
+
+def _damaged(prefix: str, error: Exception) -> str:
+    first = str(getattr(error, "message", error)).strip().splitlines()[0][:200]
+    return (
+        f"The checkpoint {prefix} (its .index and .data-* files) cannot be read: it is damaged, "
+        f"truncated or incomplete ({type(error).__name__}: {first}). Save it again from the original "
+        "graph (tf.compat.v1.train.Saver), or copy it again."
+    )
 
 
 def _model_variable_names(shapes: Mapping[str, list[int]]) -> list[str]:
@@ -142,7 +157,10 @@ def read_tf1_checkpoint(
         CheckpointError: it does not hold the original graph's variables, or their shapes disagree.
     """
     prefix = resolve_checkpoint(checkpoint)
-    shapes = dict(tf.train.list_variables(prefix))
+    try:
+        shapes = dict(tf.train.list_variables(prefix))
+    except (tf.errors.OpError, ValueError) as error:
+        raise CheckpointError(_damaged(prefix, error)) from None
     if names is None:
         names = _find_names(shapes)
     else:
@@ -152,8 +170,11 @@ def read_tf1_checkpoint(
                 f"names must give kernel, bias, W and b, each a variable of the checkpoint; "
                 f"not found: {', '.join(unknown) or 'none'}; its variables: {', '.join(sorted(shapes))}."
             )
-    reader = tf.train.load_checkpoint(prefix)
-    values = {key: np.asarray(reader.get_tensor(name)) for key, name in names.items()}
+    try:
+        reader = tf.train.load_checkpoint(prefix)
+        values = {key: np.asarray(reader.get_tensor(name)) for key, name in names.items()}
+    except (tf.errors.OpError, ValueError) as error:
+        raise CheckpointError(_damaged(prefix, error)) from None
     kernel, bias, w, b = values["kernel"], values["bias"], values["W"], values["b"]
     hidden = bias.shape[0] if bias.ndim == 1 else -1
     if not (
@@ -239,10 +260,57 @@ def _load_model(model: keras.Model | str | os.PathLike[str]) -> keras.Model:
         raise FileNotFoundError(
             f"No saved Keras model at {model} (a .keras file, e.g. notebook 01's model.keras)."
         )
-    return keras.models.load_model(path)
+    try:
+        return load_trained_model(path, *_input_shape(path))
+    except ValueError as error:
+        raise CheckpointError(str(error)) from None
 
 
-def keras_to_checkpoint(model: keras.Model | str | os.PathLike[str], prefix: str | os.PathLike[str]) -> str:
+def _input_shape(path: Path) -> tuple[int, int, int]:
+    """(timesteps, num_input, n_classes) the model in ``path`` was saved with: what it is checked against."""
+    import json
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            config = json.loads(archive.read("config.json"))
+        layers = config["config"]["layers"]
+        shape = layers[0]["config"]["batch_shape"]
+        units = next(la["config"]["units"] for la in layers if la["config"].get("name") == "output")
+        return int(shape[1]), int(shape[2]), int(units)
+    except Exception:  # noqa: BLE001 (any damage is reported by the loader's own check)
+        return 28, 28, 10
+
+
+def check_free(path: Path, force: bool, what: str) -> None:
+    """Refuse to overwrite ``path`` (an existing file) unless ``force``."""
+    if path.exists() and not force:
+        raise FileExistsError(
+            f"{path} already exists: {what}. Give another name, or add --force to replace it."
+        )
+
+
+def check_checkpoint_folder(prefix: Path, force: bool) -> None:
+    """Refuse to write the checkpoint ``prefix`` into a folder whose ``checkpoint`` index names
+    another checkpoint, or over an existing one, unless ``force``."""
+    index = prefix.parent / "checkpoint"
+    if index.is_file() and not force:
+        named = [
+            line.split(":", 1)[1].strip().strip('"') for line in index.read_text().splitlines() if ":" in line
+        ]
+        others = sorted({name for name in named if Path(name).name != prefix.name})
+        if others:
+            raise FileExistsError(
+                f"{prefix.parent} already holds the checkpoint {others[0]}, and its 'checkpoint' index "
+                f"would be rewritten to name {prefix.name} instead. Write into another folder, or add "
+                "--force."
+            )
+    check_free(prefix.with_name(prefix.name + ".index"), force, "a checkpoint of that name exists")
+
+
+def keras_to_checkpoint(
+    model: keras.Model | str | os.PathLike[str], prefix: str | os.PathLike[str], force: bool = False
+) -> str:
     """Write a vanilla RNN's weights as a TF1 checkpoint that the original graph restores.
 
     The checkpoint holds ``rnn/basic_rnn_cell/kernel`` (``[W_x; W_h]``), ``.../bias``, ``W``
@@ -253,14 +321,19 @@ def keras_to_checkpoint(model: keras.Model | str | os.PathLike[str], prefix: str
     Args:
         model: a model from :func:`rnn_helpers.model.RNN` or the path of its ``.keras`` file.
         prefix: the checkpoint's prefix, e.g. ``converted/model`` (folders are created).
+        force: overwrite an existing checkpoint of that name, and the folder's ``checkpoint``
+            index even when it names another checkpoint.
 
     Returns:
         The prefix written.
 
     Raises:
         FileNotFoundError: no model file there.
-        CheckpointError: the model is not the tutorial's vanilla RNN.
+        FileExistsError: it would overwrite something, and ``force`` is not set.
+        CheckpointError: the model is not the tutorial's vanilla RNN, or is damaged.
     """
+    target = Path(prefix).expanduser().absolute()
+    check_checkpoint_folder(target, force)
     weights = get_weights(_load_model(model))
     values = {
         TF1_NAMES["kernel"]: np.concatenate([weights["W_x"], weights["W_h"]], axis=0),
@@ -268,7 +341,6 @@ def keras_to_checkpoint(model: keras.Model | str | os.PathLike[str], prefix: str
         TF1_NAMES["W"]: weights["W"],
         TF1_NAMES["b"]: weights["b"],
     }
-    target = Path(prefix).expanduser().absolute()
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".convert-", dir=target.parent))
     try:
@@ -289,11 +361,13 @@ def keras_to_checkpoint(model: keras.Model | str | os.PathLike[str], prefix: str
     return str(target)
 
 
-def save_keras(model: keras.Model, path: str | os.PathLike[str]) -> Path:
-    """Save ``model`` as a ``.keras`` file through a temporary file, so no half-written file is left."""
+def save_keras(model: keras.Model, path: str | os.PathLike[str], force: bool = False) -> Path:
+    """Save ``model`` as a ``.keras`` file through a temporary file, so no half-written file is
+    left; an existing file is only replaced with ``force``."""
     target = Path(path).expanduser()
     if target.suffix != ".keras":
         raise ValueError(f"{path}: a Keras model file must end in .keras.")
+    check_free(target, force, "it would be replaced")
     target.parent.mkdir(parents=True, exist_ok=True)
     temporary = target.with_name(f".{target.stem}.{os.getpid()}.tmp.keras")
     try:
@@ -304,9 +378,19 @@ def save_keras(model: keras.Model, path: str | os.PathLike[str]) -> Path:
     return target
 
 
-def main(argv: list[str] | None = None) -> int:
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a whole number >= 1 (rows per image; 28 for MNIST)")
+    return value
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m rnn_helpers.convert",
+        prog="python -m rnn_helpers.tf1.convert",
         description="Convert the original tutorial's TF1 checkpoints (tf.compat.v1.train.Saver) to the "
         "Keras model of rnn_helpers.model.RNN, and back.",
     )
@@ -314,23 +398,31 @@ def main(argv: list[str] | None = None) -> int:
     to_keras = commands.add_parser("to-keras", help="TF1 checkpoint -> .keras model file")
     to_keras.add_argument("checkpoint", help="checkpoint prefix (ckpt/model), its folder or one of its files")
     to_keras.add_argument("output", help="the .keras file to write")
-    to_keras.add_argument("--timesteps", type=int, default=28, help="rows per image (default 28)")
+    to_keras.add_argument("--timesteps", type=_positive, default=28, help="rows per image (default 28)")
     to_tf1 = commands.add_parser("to-tf1", help=".keras model file -> TF1 checkpoint")
     to_tf1.add_argument(
         "model", help="a .keras file of rnn_helpers.model.RNN (e.g. notebook 01's model.keras)"
     )
     to_tf1.add_argument("prefix", help="the checkpoint prefix to write, e.g. converted/model")
-    args = parser.parse_args(argv)
+    for command in (to_keras, to_tf1):
+        command.add_argument("--force", action="store_true", help="replace what is already there")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m rnn_helpers.tf1.convert``: convert one way or the other; exit status 2 on an error."""
+    args = _parser().parse_args(argv)
     try:
         if args.command == "to-keras":
+            check_free(Path(args.output).expanduser(), args.force, "it would be replaced")
             model = checkpoint_to_keras(args.checkpoint, timesteps=args.timesteps)
-            written = save_keras(model, args.output)
+            written = save_keras(model, args.output, force=args.force)
             shapes = ", ".join(f"{k} {v.shape}" for k, v in get_weights(model).items())
             print(f"Wrote {written} ({shapes}).")
         else:
-            written = keras_to_checkpoint(args.model, args.prefix)
+            written = keras_to_checkpoint(args.model, args.prefix, force=args.force)
             print(f"Wrote the TF1 checkpoint {written} (.index, .data-00000-of-00001, checkpoint).")
-    except (FileNotFoundError, CheckpointError, ValueError) as error:
+    except (FileNotFoundError, FileExistsError, CheckpointError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     return 0

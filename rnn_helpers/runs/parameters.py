@@ -2,12 +2,10 @@
 
 The notebooks' ``parameters`` cells, their checks, the parameter table in
 ``docs/parameters.md`` and the sweeps' notion of "the defaults" all come from
-:data:`PARAMETERS` (``tests/test_parameters_results.py`` keeps the cells in step with it).
+:data:`PARAMETERS` (``tests/test_parameters.py`` keeps the cells in step with it).
 
-A notebook checks its parameters in one call, right after its ``parameters`` cell::
-
-    params = check_notebook_parameters(globals(), "01_vanilla_rnn_mnist")
-    globals().update(params)   # from here on every parameter holds its checked value
+A notebook checks its parameters through :func:`rnn_helpers.runs.start_run`, right after
+its ``parameters`` cell, which calls :func:`check_notebook_parameters`.
 
 papermill hands values over as Python literals (``-p epochs 3``) or strings, so a typo
 ends up here: every bad value gets a :class:`ParameterError` that names it and says what
@@ -23,7 +21,7 @@ from dataclasses import dataclass
 from numbers import Integral, Real
 from typing import Any
 
-from .datasets import DATASETS
+from ..data.datasets import DATASETS
 
 #: The largest hidden state allowed: 4,096 units already mean 16.8 million recurrent weights.
 MAX_HIDDEN_UNITS = 4096
@@ -148,16 +146,18 @@ def folder(name: str, value: Any) -> str | None:
     return value
 
 
-def _cells() -> list[str]:
-    from .model import CELLS  # the module that builds them decides which exist
+#: The cells of ``rnn_helpers.model.CELLS`` and the schedules of ``rnn_helpers.training.SCHEDULES``,
+#: named here so that checking parameters does not start TensorFlow (a test keeps them equal).
+CELL_NAMES = ("rnn", "lstm", "gru")
+SCHEDULE_NAMES = ("constant", "cosine")
 
-    return list(CELLS)
+
+def _cells() -> list[str]:
+    return list(CELL_NAMES)
 
 
 def _schedules() -> list[str]:
-    from .training import SCHEDULES
-
-    return list(SCHEDULES)
+    return list(SCHEDULE_NAMES)
 
 
 @dataclass(frozen=True)
@@ -215,9 +215,10 @@ PARAMETERS: dict[str, Parameter] = {
         ),
         Parameter(
             "fast",
-            True,
+            False,
             "True, False",
-            "True: train with the hand-written fast step (same numbers, all three cells); False: plain",
+            "True: train with the hand-written fast step of rnn_helpers.fast (same mathematics, faster); "
+            "False: notebook 01's train_step",
             flag,
         ),
         Parameter(
@@ -321,49 +322,20 @@ PARAMETERS: dict[str, Parameter] = {
     )
 }
 
+#: Notebook 01's parameters: the original's five, the seed, the two training additions it
+#: explains, and what a run needs.
+LESSON = [
+    "learning_rate", "epochs", "batch_size", "display_freq", "num_hidden_units", "seed",
+    "lr_schedule", "clip_norm", "dataset", "data_dir", "output_dir", "n_train",
+]  # fmt: skip
+
+#: What the experiment notebook adds to them: the levers the sweeps turn.
+EXPERIMENT_LEVERS = ["cell", "fast", "augment_shift", "weight_decay", "ema_momentum", "label_smoothing"]
+
 #: The parameters each notebook takes, and the defaults where it differs from notebook 01.
 NOTEBOOKS: dict[str, dict[str, Any]] = {
-    "01_vanilla_rnn_mnist": {
-        "names": [
-            "learning_rate",
-            "epochs",
-            "batch_size",
-            "display_freq",
-            "num_hidden_units",
-            "cell",
-            "fast",
-            "lr_schedule",
-            "clip_norm",
-            "augment_shift",
-            "weight_decay",
-            "ema_momentum",
-            "label_smoothing",
-            "seed",
-            "dataset",
-            "data_dir",
-            "output_dir",
-            "n_train",
-        ],
-        "defaults": {},
-    },
-    "02_inside_the_rnn": {
-        "names": [
-            "learning_rate",
-            "epochs",
-            "batch_size",
-            "display_freq",
-            "num_hidden_units",
-            "lr_schedule",
-            "clip_norm",
-            "seed",
-            "dataset",
-            "data_dir",
-            "output_dir",
-            "n_train",
-            "model_dir",
-        ],
-        "defaults": {},
-    },
+    "01_vanilla_rnn_mnist": {"names": LESSON, "defaults": {}},
+    "02_inside_the_rnn": {"names": [*LESSON, "model_dir"], "defaults": {}},
     "03_cells_and_tuning": {
         "names": [
             "epochs",
@@ -376,7 +348,7 @@ NOTEBOOKS: dict[str, dict[str, Any]] = {
             "output_dir",
             "n_train",
             "results_dir",
-        ],
+        ],  # fmt: skip
         "defaults": {"epochs": 2},
     },
     "04_from_tf1_to_tf2": {
@@ -389,14 +361,20 @@ NOTEBOOKS: dict[str, dict[str, Any]] = {
             "data_dir",
             "n_train",
             "rows_shown",
-        ],
+        ],  # fmt: skip
         "defaults": {},
     },
     "05_draw_a_digit": {
         "names": ["model_dir", "epochs", "seed", "data_dir"],
         "defaults": {"model_dir": "../output/01_vanilla_rnn_mnist", "epochs": 3},
     },
+    "experiment": {"names": [*LESSON, *EXPERIMENT_LEVERS], "defaults": {}},
 }
+
+#: Parameters that only shape the training of a new model: with a ``model_dir`` to reload
+#: one from, they cannot take effect.
+TRAINING_ONLY = ("learning_rate", "epochs", "batch_size", "display_freq", "num_hidden_units",
+                 "lr_schedule", "clip_norm", "n_train")  # fmt: skip
 
 
 def _notebook(notebook: str) -> dict[str, Any]:
@@ -407,14 +385,18 @@ def _notebook(notebook: str) -> dict[str, Any]:
     return NOTEBOOKS[notebook]
 
 
-def notebook_defaults(notebook: str) -> dict[str, Any]:
-    """The parameters of ``notebook`` with their default values, in the order it declares them."""
+def declared_defaults(notebook: str) -> dict[str, Any]:
+    """The parameters ``notebook`` takes with their declared default values, in its order."""
     entry = _notebook(notebook)
     return {name: entry["defaults"].get(name, PARAMETERS[name].default) for name in entry["names"]}
 
 
-#: Notebook 01's parameters and defaults: what a sweep's runs are compared against.
-DEFAULTS: dict[str, Any] = notebook_defaults("01_vanilla_rnn_mnist")
+#: Notebook 01's parameters and defaults.
+DEFAULTS: dict[str, Any] = declared_defaults("01_vanilla_rnn_mnist")
+
+
+#: How many of the training file's first images form the validation set (as in the original).
+VALIDATION_SIZE = 5000
 
 
 def check_parameters(**params: Any) -> dict[str, Any]:
@@ -422,7 +404,7 @@ def check_parameters(**params: Any) -> dict[str, Any]:
     ``1`` for a learning rate becomes ``1.0``).
 
     Each value is checked by its :class:`Parameter`; ``n_train`` must also be at least
-    ``batch_size`` when both are given.
+    ``batch_size`` and at most the training images the dataset has.
 
     Raises:
         ParameterError: the first bad value (in the order given) with what is allowed, or
@@ -440,7 +422,63 @@ def check_parameters(**params: Any) -> dict[str, Any]:
             f"n_train = {n_train} is smaller than batch_size = {batch_size}: "
             "an epoch would have no full batch. Use a larger n_train or a smaller batch_size."
         )
+    available = DATASETS[out.get("dataset", "mnist")].n_images[0] - VALIDATION_SIZE
+    if batch_size is not None and batch_size > (n_train or available):
+        raise ParameterError(
+            f"batch_size = {batch_size} is larger than the training set ({n_train or available} examples): "
+            f"use a batch_size of at most {n_train or available}."
+        )
+    if n_train is not None and n_train > available:
+        raise ParameterError(
+            f"n_train = {n_train}: the training set has only {available:,} images (the first "
+            f"{VALIDATION_SIZE:,} of the file are the validation set). Use at most {available}, "
+            "or None for all of them."
+        )
     return out
+
+
+def parse_assignments(source: str) -> dict[str, Any]:
+    """The names a cell of plain assignments binds, with their values: ``{"epochs": 10, ...}``.
+
+    A value that is not a plain literal is kept as its source text. This is the one parser of
+    a parameters cell: of the notebooks' own, of papermill's injected one, and of the
+    notebooks a sweep runs.
+
+    Raises:
+        SyntaxError: the cell is not Python.
+    """
+    values: dict[str, Any] = {}
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1:
+            target, value = node.targets[0], node.value
+        elif isinstance(node, ast.AnnAssign) and node.value is not None:
+            target, value = node.target, node.value
+        else:
+            continue
+        if isinstance(target, ast.Name):
+            try:
+                values[target.id] = ast.literal_eval(value)
+            except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+                values[target.id] = ast.unparse(value)
+    return values
+
+
+def parameters_cell(notebook: Mapping[str, Any]) -> dict[str, Any]:
+    """The values the cell tagged ``parameters`` of a notebook (its JSON, a dict) assigns.
+
+    A cell that is not plain Python is kept whole, under ``"(parameters cell)"``, so that any
+    change to it still counts as a change; ``{}`` when the notebook has no such cell.
+    """
+    for cell in notebook.get("cells", []):
+        if cell.get("cell_type") != "code" or "parameters" not in cell.get("metadata", {}).get("tags", []):
+            continue
+        source = cell.get("source", "")
+        source = "".join(source) if isinstance(source, list) else str(source)
+        try:
+            return parse_assignments(source)
+        except SyntaxError:
+            return {"(parameters cell)": source}
+    return {}
 
 
 def injected_names(namespace: Mapping[str, Any]) -> list[str]:
@@ -452,16 +490,9 @@ def injected_names(namespace: Mapping[str, Any]) -> list[str]:
     for source in reversed(history):
         if isinstance(source, str) and source.lstrip().startswith("# Parameters"):
             try:
-                tree = ast.parse(source)
+                return list(parse_assignments(source))
             except SyntaxError:
                 return []
-            return [
-                target.id
-                for node in tree.body
-                if isinstance(node, ast.Assign)
-                for target in node.targets
-                if isinstance(target, ast.Name)
-            ]
     return []
 
 
@@ -470,12 +501,14 @@ def check_notebook_parameters(namespace: Mapping[str, Any], notebook: str) -> di
     ``globals()``); return ``name -> checked value`` in the declared order.
 
     Raises:
-        ParameterError: a bad value; a parameter missing from the namespace; or a name
-            passed to the run (``papermill -p NAME ...``) that ``notebook`` does not take,
-            listing the names it does take.
+        ParameterError: a bad value; a parameter missing from the namespace; a name passed
+            to the run (``papermill -p NAME ...``) that ``notebook`` does not take, listing
+            the names it does take; or one that cannot take effect beside another
+            (training parameters beside a ``model_dir`` to reload a model from).
     """
     names = _notebook(notebook)["names"]
-    unknown = [name for name in injected_names(namespace) if name not in names]
+    given = injected_names(namespace)
+    unknown = [name for name in given if name not in names]
     if unknown:
         raise ParameterError(
             f"Unknown parameter(s) for {notebook}: {', '.join(unknown)}. "
@@ -487,7 +520,15 @@ def check_notebook_parameters(namespace: Mapping[str, Any], notebook: str) -> di
             f"The parameters cell does not define {', '.join(missing)}: run it first (it is the cell "
             "tagged 'parameters' at the top)."
         )
-    return check_parameters(**{name: namespace[name] for name in names})
+    checked = check_parameters(**{name: namespace[name] for name in names})
+    ignored = [name for name in given if name in TRAINING_ONLY and name in names]
+    if checked.get("model_dir") is not None and ignored:
+        raise ParameterError(
+            f"{', '.join(ignored)}: these train a new model, but model_dir = {checked['model_dir']!r} "
+            "reloads a trained one, so they would have no effect. Drop them, or set model_dir None "
+            "to train here."
+        )
+    return checked
 
 
 def check_batch_size(batch_size: int, n_train: int) -> None:
@@ -499,10 +540,10 @@ def check_batch_size(batch_size: int, n_train: int) -> None:
         )
 
 
-def markdown_table(notebook: str | None = None) -> str:
+def parameters_table(notebook: str | None = None) -> str:
     """The parameters (of one notebook, or all) as a Markdown table: name, default, allowed, help."""
     names = _notebook(notebook)["names"] if notebook else list(PARAMETERS)
-    defaults = notebook_defaults(notebook) if notebook else {n: PARAMETERS[n].default for n in names}
+    defaults = declared_defaults(notebook) if notebook else {n: PARAMETERS[n].default for n in names}
     lines = ["| parameter | default | allowed | what it does |", "| --- | --- | --- | --- |"]
     for name in names:
         p = PARAMETERS[name]
@@ -515,22 +556,22 @@ def parameters_page() -> str:
     parts = [
         "# Notebook parameters",
         "",
-        "Every parameter of the notebooks is declared once, in `rnn_helpers/parameters.py`: the "
+        "Every parameter of the notebooks is declared once, in `rnn_helpers/runs/parameters.py`: the "
         "notebooks' checks and these tables come from there, and a test keeps each notebook's "
         "`parameters` cell in step with it. Set them in the `parameters` cell in JupyterLab, or "
         "with `-p NAME VALUE` on papermill's command line. A value that is not allowed, or a name "
         "the notebook does not take, stops the run before anything is loaded or trained, with a "
         "message that says what is allowed.",
         "",
-        "(This page is written by `python -m rnn_helpers.parameters > docs/parameters.md`.)",
+        "(This page is written by `python -m rnn_helpers.runs.parameters > docs/parameters.md`.)",
     ]
     for notebook in NOTEBOOKS:
-        parts += ["", f"## {notebook}", "", markdown_table(notebook)]
+        parts += ["", f"## {notebook}", "", parameters_table(notebook)]
     return "\n".join(parts) + "\n"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m rnn_helpers.parameters``: print ``docs/parameters.md``."""
+    """``python -m rnn_helpers.runs.parameters``: print ``docs/parameters.md``."""
     print(parameters_page(), end="")
     return 0
 

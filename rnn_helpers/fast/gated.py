@@ -1,6 +1,6 @@
-"""The fast training path for the gated cells: Keras's ``LSTM`` and ``GRU``, written out by hand.
+"""Backpropagation through time for the gated cells, Keras's ``LSTM`` and ``GRU``, written out by hand.
 
-The same technique as :mod:`rnn_helpers.fast_rnn` uses for the vanilla RNN, applied to
+The same technique as :mod:`rnn_helpers.fast.rnn` uses for the vanilla RNN, applied to
 the two gated layers that :func:`rnn_helpers.model.RNN` builds with ``cell="lstm"`` and
 ``cell="gru"``:
 
@@ -35,81 +35,21 @@ Both start from ``h_0 = c_0 = 0``, so the first step skips ``h_0 @ R``. The GRU'
 ``reset_after=False`` form (reset gate applied before the recurrent matmul) is not written
 out here: such a layer trains with the plain step.
 
-Each function below handles one part of a batch; :func:`rnn_helpers.fast_rnn.forward_backward`
-splits the batch into independent parts and adds up their gradients.
+Each function below handles one part of a batch (shapes: ``B`` examples, ``T`` steps,
+``F`` features, ``H`` units, ``C`` classes; ``x`` is ``(B, T, F)``, ``y`` one-hot ``(B, C)``);
+:func:`rnn_helpers.fast.step.forward_backward` splits the batch into independent parts and
+adds up their gradients.
 """
 
 from __future__ import annotations
 
-import keras
 import numpy as np
 import tensorflow as tf
 
-from .model import OutputLayer
+from .common import column_sums, output_layer_forward_backward, time_major
 
 
-def gated_rnn_variables(model: keras.Model) -> tuple[str, list] | None:
-    """``(cell, [kernel, recurrent_kernel, bias, W, b])`` of a gated network built by
-    :func:`rnn_helpers.model.RNN` (``cell`` is ``"lstm"`` or ``"gru"``), else None.
-
-    Only a plain ``Input -> LSTM | GRU -> OutputLayer`` model qualifies, with Keras's
-    default activations (tanh, and the sigmoid for the gates), biases, no dropout, no
-    masking, returning the last state only; for the GRU also ``reset_after=True``.
-    """
-    layers = [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
-    if len(layers) != 2:
-        return None
-    rnn, out = layers
-    if not isinstance(out, OutputLayer):
-        return None
-    if isinstance(rnn, keras.layers.LSTM):
-        cell = "lstm"
-    elif isinstance(rnn, keras.layers.GRU) and rnn.cell.reset_after:
-        cell = "gru"
-    else:
-        return None
-    plain = (
-        rnn.cell.activation is keras.activations.tanh
-        and rnn.cell.recurrent_activation is keras.activations.sigmoid
-        and rnn.cell.use_bias
-        and not rnn.return_sequences
-        and not rnn.return_state
-        and not rnn.go_backwards
-        and not rnn.stateful
-        and rnn.cell.dropout == 0
-        and rnn.cell.recurrent_dropout == 0
-        and not getattr(rnn, "zero_output_for_mask", False)
-    )
-    if not plain:
-        return None
-    return cell, [rnn.cell.kernel, rnn.cell.recurrent_kernel, rnn.cell.bias, out.W, out.b]
-
-
-def time_major(x):
-    """``(part, T, F)`` -> ``(T*part, F)``, timestep by timestep."""
-    return tf.reshape(tf.transpose(x, [1, 0, 2]), [-1, x.shape[2]])
-
-
-def column_sums(matrix):
-    """``reduce_sum(matrix, 0)`` as a ``(1, rows) @ (rows, columns)`` matmul: on a CPU several
-    times faster than TensorFlow's column reduction for these tall matrices."""
-    return tf.matmul(tf.ones([1, tf.shape(matrix)[0]], matrix.dtype), matrix)[0]
-
-
-def output_layer_forward_backward(h_last, W, b, y, batch_total):  # noqa: N803 (the tutorial's names)
-    """The output layer of every cell: loss sum, correct count, ``dW``, ``db`` and ``dh_T``
-    for one part of a batch (gradients of ``sum(loss) / batch_total``)."""
-    logits = tf.matmul(h_last, W) + b
-    loss_sum = tf.reduce_sum(tf.nn.softmax_cross_entropy_with_logits(labels=y, logits=logits))
-    correct = tf.reduce_sum(tf.cast(tf.equal(tf.argmax(logits, 1), tf.argmax(y, 1)), tf.float32))
-    d_logits = (tf.nn.softmax(logits) - y) / batch_total
-    dW = tf.matmul(h_last, d_logits, transpose_a=True)
-    db = tf.reduce_sum(d_logits, 0)
-    dh = tf.matmul(d_logits, W, transpose_b=True)
-    return loss_sum, correct, dW, db, dh
-
-
-def lstm_half_forward_backward(variables, x, y, batch_total):
+def lstm_part_forward_backward(variables, x, y, batch_total):
     """Loss sum, correct count and gradients of ``sum(loss) / batch_total`` for one part of
     a batch through Keras's ``LSTM``: ``(loss_sum, correct, (dK, dR, db_rnn, dW, db))``,
     the first three with their gate columns in the order ``i, c, f, o``
@@ -173,7 +113,7 @@ def _icfo(units: int) -> np.ndarray:
 
 
 def lstm_gradients_in_keras_order(gradients: list) -> list:
-    """The gradients of :func:`lstm_half_forward_backward` (added up over the parts of a
+    """The gradients of :func:`lstm_part_forward_backward` (added up over the parts of a
     batch) with the kernel's, recurrent kernel's and bias's columns put back in Keras's
     gate order ``i, f, c, o``: once per batch, rather than once per part."""
     dK, dR, d_bias, dW, db = gradients
@@ -181,7 +121,7 @@ def lstm_gradients_in_keras_order(gradients: list) -> list:
     return [*(tf.gather(g, icfo, axis=-1) for g in (dK, dR, d_bias)), dW, db]
 
 
-def gru_half_forward_backward(variables, x, y, batch_total):
+def gru_part_forward_backward(variables, x, y, batch_total):
     """Loss sum, correct count and gradients of ``sum(loss) / batch_total`` for one part of
     a batch through Keras's ``GRU(reset_after=True)``: ``(loss_sum, correct, (dK, dR,
     d_bias, dW, db))``, ``d_bias`` shaped ``(2, 3H)`` like the layer's bias."""

@@ -1,14 +1,16 @@
 """The original TensorFlow 1 tutorial's graph code, running on TensorFlow 2.21 through ``tf.compat.v1``.
 
-Run it in a process of its own (it switches that process to the legacy Keras that
-``BasicRNNCell`` needs, so it must start before TensorFlow is imported)::
+Run it in a process of its own (``BasicRNNCell`` needs the legacy Keras, which a process
+must choose before TensorFlow starts; ``python -m rnn_helpers.tf1`` does that)::
 
     python -m rnn_helpers.tf1 train                        # the original: 10 epochs, 55,000 images
     python -m rnn_helpers.tf1 train --epochs 1 --n-train 2000 --out steps.npz --save ckpt/model
     python -m rnn_helpers.tf1 evaluate ckpt/model --out logits.npz
 
-From Python (a notebook, a test), :func:`rnn_helpers.migration.run_tf1` starts that process
-and reads its results back; nothing else in the project imports this module.
+From Python (a notebook, a test), :func:`rnn_helpers.tf1.migration.run_tf1` starts that
+process and reads its results back; nothing else in the project imports this module.
+Importing it changes nothing: :func:`prepare` readies the process (graph mode, quiet logs)
+and checks that it can run.
 
 It needs the project's ``tf1`` extra (the ``tf-keras`` package, version 2.21 like
 TensorFlow): ``pip install -e ".[tf1]"``. ``tf.compat.v1`` still offers placeholders,
@@ -19,8 +21,8 @@ sessions, ``get_variable``, ``static_rnn``, ``AdamOptimizer`` and ``Saver``, but
 Between the ``# --- original ---`` markers below the code is the original tutorial's,
 line for line, except for these differences (also listed in docs/migrating_from_tf1.md):
 
-1. ``import tensorflow.compat.v1 as tf`` and ``tf.disable_v2_behavior()`` instead of
-   ``import tensorflow as tf``: the TensorFlow 1 API and graph mode on TensorFlow 2.
+1. ``import tensorflow.compat.v1 as tf`` and ``tf.disable_v2_behavior()`` (in :func:`prepare`)
+   instead of ``import tensorflow as tf``: the TensorFlow 1 API and graph mode on TensorFlow 2.
 2. ``tensorflow.contrib`` is gone: ``rnn`` is a two-name stand-in for ``tensorflow.contrib.rnn``
    holding ``tf.nn.rnn_cell.BasicRNNCell`` and ``tf.nn.static_rnn``, so ``RNN()`` reads as before.
 3. ``load_data``, ``randomize`` and ``get_next_batch`` are the project's (``rnn_helpers``):
@@ -49,68 +51,61 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import types
+import warnings
 
-from .tf1_extra import INSTALL_HINT, tf1_available
+import numpy as np
+import tensorflow.compat.v1 as tf
+
+from .. import get_next_batch, load_data, randomize
+from . import INSTALL_HINT, TF1Unavailable, tf1_available
 
 
-class TF1Unavailable(ImportError):
-    """The TensorFlow 1 code cannot run in this process (tf-keras missing, or Keras 3 already loaded)."""
+def prepare() -> None:
+    """Ready this process for the TensorFlow 1 code: check that it runs with legacy Keras
+    (``tf-keras``, chosen before TensorFlow started), switch to graph mode, quieten the logs.
 
-
-def _prepare_legacy_keras() -> None:
-    """Switch this process to legacy Keras (tf-keras) before TensorFlow starts, or say why not."""
-    legacy = os.environ.get("TF_USE_LEGACY_KERAS", "").lower() in ("1", "true", "yes")
-    if "tensorflow" in sys.modules and not legacy:
-        raise TF1Unavailable(
-            "rnn_helpers.tf1 needs TensorFlow to start with TF_USE_LEGACY_KERAS=1, but TensorFlow is "
-            "already running in this process with Keras 3. Run it in a process of its own: "
-            "`python -m rnn_helpers.tf1 ...`, or rnn_helpers.migration.run_tf1(...) from Python."
-        )
+    Raises:
+        TF1Unavailable: ``tf-keras`` is missing or does not match TensorFlow, or the process
+            started TensorFlow with Keras 3; says what to do.
+    """
     if not tf1_available():
         raise TF1Unavailable(
             "The TensorFlow 1 code needs the tf-keras package (tf.compat.v1's BasicRNNCell does not "
             f"work with Keras 3), and it is not installed. Install the project's tf1 extra: {INSTALL_HINT}"
         )
-    os.environ["TF_USE_LEGACY_KERAS"] = "1"
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-
-
-try:
-    _prepare_legacy_keras()
-except TF1Unavailable as error:
-    if __name__ == "__main__":
-        sys.exit(f"error: {error}")
-    raise
-
-import types  # noqa: E402
-import warnings  # noqa: E402
-
-import numpy as np  # noqa: E402
-
-from . import get_next_batch, load_data, randomize  # noqa: E402
-from .startup import _muted_stderr  # noqa: E402
-
-with _muted_stderr():  # TensorFlow's C++ start-up lines (the original printed none)
-    import tensorflow.compat.v1 as tf
+    if os.environ.get("TF_USE_LEGACY_KERAS", "").lower() not in ("1", "true", "yes"):
+        raise TF1Unavailable(
+            "rnn_helpers.tf1.original needs TensorFlow to start with TF_USE_LEGACY_KERAS=1, but this "
+            "process started it with Keras 3. Run it in a process of its own: "
+            "`python -m rnn_helpers.tf1 ...`, or rnn_helpers.tf1.migration.run_tf1(...) from Python."
+        )
     import tf_keras
 
-    tf.config.list_physical_devices()
+    if tf_keras.__version__.split(".")[:2] != tf.__version__.split(".")[:2]:
+        raise TF1Unavailable(
+            f"tf-keras {tf_keras.__version__} does not match TensorFlow {tf.__version__}: their versions "
+            f"must share major and minor numbers. Reinstall the tf1 extra: {INSTALL_HINT}"
+        )
+    tf.logging.set_verbosity(tf.logging.ERROR)
+    warnings.filterwarnings("ignore", message=r".*is deprecated", category=UserWarning)
+    tf.disable_v2_behavior()
 
-if tf_keras.__version__.split(".")[:2] != tf.__version__.split(".")[:2]:
-    _mismatch = TF1Unavailable(
-        f"tf-keras {tf_keras.__version__} does not match TensorFlow {tf.__version__}: their versions must "
-        f"share major and minor numbers. Reinstall the tf1 extra: {INSTALL_HINT}"
-    )
-    if __name__ == "__main__":
-        sys.exit(f"error: {_mismatch}")
-    raise _mismatch
 
-tf.logging.set_verbosity(tf.logging.ERROR)
-warnings.filterwarnings("ignore", message=r".*is deprecated", category=UserWarning)
-tf.disable_v2_behavior()
+class _ContribRNN:
+    """Stand-in for ``tensorflow.contrib.rnn`` (removed): the two names the original uses from
+    it, looked up when used (``tf.nn.rnn_cell`` needs the legacy Keras of :func:`prepare`)."""
 
-#: Stand-in for ``tensorflow.contrib.rnn`` (removed): the two names the original uses from it.
-rnn = types.SimpleNamespace(BasicRNNCell=tf.nn.rnn_cell.BasicRNNCell, static_rnn=tf.nn.static_rnn)
+    @property
+    def BasicRNNCell(self):  # noqa: N802 (TensorFlow 1's name)
+        return tf.nn.rnn_cell.BasicRNNCell
+
+    @property
+    def static_rnn(self):
+        return tf.nn.static_rnn
+
+
+rnn = _ContribRNN()
 
 #: The variables of the original graph, by the names ``Saver`` stores them under.
 VARIABLE_NAMES = {
@@ -269,7 +264,7 @@ def set_weights(sess: tf.Session, weights: dict[str, np.ndarray]) -> None:
         variable.load(values[key].astype(np.float32), sess)
 
 
-def train(
+def train(  # over 60 lines: the original's loop, kept whole between its markers
     sess: tf.Session,
     graph: types.SimpleNamespace,
     x_train: np.ndarray,
@@ -496,7 +491,12 @@ def _positive(text: str) -> int:
 
 
 def main(argv: list[str] | None = None) -> None:
+    """``python -m rnn_helpers.tf1``: run a command (see :func:`parse_args`), after :func:`prepare`."""
     args = parse_args(argv)
+    try:
+        prepare()
+    except TF1Unavailable as error:
+        sys.exit(f"error: {error}")
     try:
         if args.command == "train":
             run_training(args)
@@ -504,7 +504,3 @@ def main(argv: list[str] | None = None) -> None:
             run_evaluation(args)
     except (ValueError, FileNotFoundError) as error:  # bad weights, missing files, data not found
         sys.exit(f"error: {error}")
-
-
-if __name__ == "__main__":
-    main()

@@ -11,8 +11,8 @@ restores it and returns a one-line description of the devices instead.
 
 Threads: on a CPU with at most two cores (and no GPU), it runs each TensorFlow operation
 on one thread, two operations at a time (:func:`configure_cpu_threads`). On two cores
-that made the fast training step and plain Keras training faster (``benchmarks/threads.py``
-measures it); on more cores TensorFlow's own defaults are kept, since nothing there showed
+that made every training step here faster (``benchmarks/train_speed.py --all`` measures
+it); on more cores TensorFlow's own defaults are kept, since nothing there showed
 the narrower setting to help. The environment variables ``TF_NUM_INTRAOP_THREADS`` and
 ``TF_NUM_INTEROP_THREADS`` always win: when either is set, nothing is changed.
 """
@@ -29,7 +29,8 @@ THREAD_ENV = ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")
 
 
 @contextlib.contextmanager
-def _muted_stderr():
+def muted_stderr():
+    """Point the process's standard error (file descriptor 2) at /dev/null inside the block."""
     sys.stderr.flush()
     saved = os.dup(2)
     devnull = os.open(os.devnull, os.O_WRONLY)
@@ -81,7 +82,7 @@ def start_tensorflow(quiet: bool = True) -> str:
     are dropped.
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    with _muted_stderr() if quiet else contextlib.nullcontext():
+    with muted_stderr() if quiet else contextlib.nullcontext():
         import tensorflow as tf
 
         gpus = tf.config.list_physical_devices("GPU")

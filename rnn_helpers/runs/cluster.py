@@ -1,7 +1,7 @@
 """Run a sweep's notebooks on a Dask cluster: many runs at once, on one machine or many.
 
 Needs the optional ``cluster`` extra (``pip install -e ".[cluster]"``: Dask's
-``distributed``). Each run is one Dask task, :func:`rnn_helpers.sweep.execute_run`: the
+``distributed``). Each run is one Dask task, :func:`rnn_helpers.runs.execute.execute_run`: the
 worker receives the notebook's text and the run's parameters, executes the notebook with
 papermill in a temporary folder of its own machine, and sends the executed notebook and
 every file the run wrote back to the sweep, which writes them into the sweep's folder
@@ -14,12 +14,13 @@ notebook again on another worker; a run whose workers died ``allowed-failures`` 
 
 From Python::
 
-    from rnn_helpers.cluster import local_client
-    from rnn_helpers.sweep import grid, run_sweep
+    from rnn_helpers.runs.cluster import local_client
+    from rnn_helpers.runs.sweep import grid, run_sweep
 
-    with local_client(workers=2) as client:
-        run_sweep("notebooks/01_vanilla_rnn_mnist.ipynb", grid(seed=[1, 2, 3, 4]),
-                  "output/sweep-seeds", client=client)
+    if __name__ == "__main__":  # Dask starts its workers by importing the main module again
+        with local_client(workers=2) as client:
+            run_sweep("sweeps/experiment.ipynb", grid(seed=[1, 2, 3, 4]), "output/sweep-seeds",
+                      client=client)
 
 ``remote_client("tcp://HOST:8786")`` connects to a running ``dask scheduler`` instead.
 """
@@ -27,11 +28,13 @@ From Python::
 from __future__ import annotations
 
 import contextlib
-import os
 import uuid
 from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
+
+from .execute import execute_run
+from .startup import usable_cores
 
 INSTALL_HINT = (
     "Running a sweep on a Dask cluster needs Dask's distributed package: install the project "
@@ -102,19 +105,12 @@ def remote_client(address: str, timeout: float = 30) -> Iterator[Any]:
         client.close()
 
 
-def _usable_cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
-
 def thread_plan(client: Any) -> dict[str, int]:
     """CPU threads for each worker's runs, by worker address: each machine's cores shared
     evenly among the runs it holds at once (the threads of all its workers), at least 1;
     e.g. 2 workers of 1 thread on a 2-core machine get 1 each, 4 on 16 cores get 4."""
     workers = client.scheduler_info(n_workers=-1)["workers"]
-    cores = client.run(_usable_cores)
+    cores = client.run(usable_cores)
     slots: dict[str, int] = defaultdict(int)
     for info in workers.values():
         slots[info["host"]] += info.get("nthreads", 1)
@@ -147,7 +143,7 @@ def run_on_cluster(
     *,
     threads: int | None = None,
 ) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Run :func:`rnn_helpers.sweep.execute_run` once per job (its keyword arguments) on the
+    """Run :func:`rnn_helpers.runs.execute.execute_run` once per job (its keyword arguments) on the
     client's workers; yield ``(position in jobs, result)`` as each run ends.
 
     ``names`` label the tasks (on Dask's dashboard). ``threads``: CPU threads per run;
@@ -155,8 +151,6 @@ def run_on_cluster(
     died too often, the scheduler went away) yields a result with no files and the error.
     Runs not yet finished are cancelled when the caller stops early (e.g. Ctrl-C).
     """
-    from .sweep import execute_run
-
     distributed = _distributed()
     plan: int | dict[str, int] = threads if threads is not None else thread_plan(client)
     token = uuid.uuid4().hex[:8]

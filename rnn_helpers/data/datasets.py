@@ -29,6 +29,7 @@ class DatasetSpec:
             installs Fashion-MNIST as ``/usr/share/datasets/fashion-mnist``).
         image_shape: (rows, columns) every image must have.
         install_hint: another way to get the files, for the "not found" message.
+        n_images: how many images the training and the test file hold.
     """
 
     name: str
@@ -39,6 +40,7 @@ class DatasetSpec:
     aliases: tuple[str, ...] = ()
     image_shape: tuple[int, int] = (28, 28)
     install_hint: str = ""
+    n_images: tuple[int, int] = (60000, 10000)
 
     @property
     def folder_names(self) -> tuple[str, ...]:

@@ -1,6 +1,6 @@
 """Run the original TensorFlow 1 code beside the TensorFlow 2 port and compare their numbers.
 
-The TensorFlow 1 code (:mod:`rnn_helpers.tf1`) needs legacy Keras (``tf-keras``), which a
+The TensorFlow 1 code (:mod:`rnn_helpers.tf1.original`) needs legacy Keras (``tf-keras``), which a
 process can only choose before TensorFlow starts, while this project uses Keras 3. So
 :func:`run_tf1` runs it in a process of its own (``python -m rnn_helpers.tf1 ...``) and
 exchanges arrays with it through ``.npz`` files in a folder the caller gives (a temporary
@@ -24,19 +24,16 @@ import numpy as np
 import tensorflow as tf
 from matplotlib.figure import Figure
 
-from .batching import get_next_batch, randomize
-from .tf1_extra import INSTALL_HINT, tf1_available
-from .training import make_train_step
+from ..batching import get_next_batch, randomize
+from ..training import make_train_step
+from . import INSTALL_HINT, TF1Unavailable, tf1_available
 
-PACKAGE_ROOT = Path(__file__).resolve().parents[1]
+#: The folder holding the ``rnn_helpers`` package, for the child process's ``PYTHONPATH``.
+PACKAGE_ROOT = Path(__file__).resolve().parents[2]
 
 
 class TF1Error(RuntimeError):
     """The TensorFlow 1 process failed; the message carries its error."""
-
-
-class TF1Unavailable(TF1Error):
-    """The TensorFlow 1 code cannot run here: the ``tf1`` extra (``tf-keras``) is not installed."""
 
 
 @dataclass
@@ -137,7 +134,8 @@ def make_tf1_adam_step(
     to measure how much of the difference between the frameworks is the optimiser's rounding.
 
     Returns:
-        A compiled ``step(x_batch, y_batch) -> (loss, accuracy)`` (before the update).
+        A compiled ``step(x_batch, y_batch) -> (loss, accuracy, gradient_norm)`` (before the
+        update), like the port's step.
     """
     variables = list(model.trainable_variables)
     m_slots = [tf.Variable(tf.zeros(v.shape, tf.float32), trainable=False) for v in variables]
@@ -169,7 +167,7 @@ def make_tf1_adam_step(
             beta_1_power.assign(beta_1_power * beta_1)
             beta_2_power.assign(beta_2_power * beta_2)
         correct = tf.equal(tf.argmax(logits, axis=1), tf.argmax(y_batch, axis=1))
-        return loss, tf.reduce_mean(tf.cast(correct, tf.float32))
+        return loss, tf.reduce_mean(tf.cast(correct, tf.float32)), tf.linalg.global_norm(gradients)
 
     return step
 
@@ -189,7 +187,7 @@ def train_like_tf1(
     """The original's training loop in TensorFlow 2: the same batches in the same order.
 
     Every epoch shuffles with ``x, y = randomize(x, y, rng)`` (``rng = default_rng(seed)``,
-    as :mod:`rnn_helpers.tf1` does), cuts ``len(y) // batch_size`` batches with
+    as :mod:`rnn_helpers.tf1.original` does), cuts ``len(y) // batch_size`` batches with
     ``get_next_batch`` and takes one Adam step on each with
     :func:`rnn_helpers.training.make_train_step`.
 
@@ -221,7 +219,7 @@ def train_like_tf1(
         for iteration in range(len(y_train) // batch_size):
             start = iteration * batch_size
             x_batch, y_batch = get_next_batch(x_train, y_train, start, start + batch_size)
-            loss, accuracy = step(x_batch, y_batch)
+            loss, accuracy, _ = step(x_batch, y_batch)
             losses.append(float(loss))
             accuracies.append(float(accuracy))
     return np.array(losses, np.float32), np.array(accuracies, np.float32)
@@ -250,12 +248,12 @@ def one_step_up(weights: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
 
 
 def tf1_source(*names: str) -> str:
-    """The source of functions of :mod:`rnn_helpers.tf1`, read from its file (not imported)."""
-    text = (Path(__file__).parent / "tf1.py").read_text()
+    """The source of functions of :mod:`rnn_helpers.tf1.original`, read from its file (not imported)."""
+    text = (Path(__file__).parent / "original.py").read_text()
     functions = {node.name: node for node in ast.parse(text).body if isinstance(node, ast.FunctionDef)}
     unknown = [n for n in names if n not in functions]
     if unknown:
-        raise ValueError(f"rnn_helpers.tf1 has no function {', '.join(unknown)}.")
+        raise ValueError(f"rnn_helpers.tf1.original has no function {', '.join(unknown)}.")
     return "\n\n".join(ast.get_source_segment(text, functions[n]) for n in names)
 
 

@@ -14,8 +14,8 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from conftest import leftover_files, make_synthetic
 
+from conftest import leftover_files, make_synthetic
 from rnn_helpers import DataNotFoundError, load_data
 from rnn_helpers.data.download import DownloadError, download_verified
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import require_data
 
+from conftest import require_data
 from rnn_helpers.drawing import EmptyDrawingError, centre_of_mass, draw_strokes, ink_box, mnist_style
 
 

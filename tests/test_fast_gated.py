@@ -14,8 +14,8 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import batch
 
+from conftest import batch
 from rnn_helpers import fast
 from rnn_helpers.fast import forward_backward
 from rnn_helpers.model import RNN, OutputLayer, gated_rnn_variables, rnn_variables

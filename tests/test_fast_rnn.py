@@ -10,9 +10,9 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import batch
 
 import rnn_helpers.fast.step as fast_step
+from conftest import batch
 from rnn_helpers.fast import forward_backward
 from rnn_helpers.model import RNN, rnn_variables, vanilla_rnn_variables
 from rnn_helpers.runs.startup import configure_cpu_threads

@@ -6,8 +6,8 @@ import gzip
 
 import numpy as np
 import pytest
-from conftest import idx_bytes, write_file
 
+from conftest import idx_bytes, write_file
 from rnn_helpers.data.idx import DataFileError, parse_idx, read_bytes, read_idx
 
 IMAGES = np.arange(2 * 28 * 28, dtype=np.uint32).astype(np.uint8).reshape(2, 28, 28)

@@ -7,8 +7,8 @@ import os
 
 import numpy as np
 import pytest
-from conftest import idx_bytes, leftover_files, make_synthetic
 
+from conftest import idx_bytes, leftover_files, make_synthetic
 from rnn_helpers import DataFileError, DataNotFoundError, load_data, to_one_hot
 from rnn_helpers.data.datasets import class_names, get_dataset
 from rnn_helpers.data.files import default_cache_dir

@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from conftest import leftover_files, require_data
 
 pytest.importorskip("anywidget", reason="notebook 05 needs the 'widgets' extra: pip install -e '.[widgets]'")

@@ -11,11 +11,12 @@ from pathlib import Path
 
 import papermill
 import pytest
-from conftest import require_data
 
+from conftest import require_data
 from rnn_helpers import DataNotFoundError, load_data
 from rnn_helpers.data import locate_files
 from rnn_helpers.runs.folders import RunFolder
+from rnn_helpers.runs.parameters import EXPERIMENT_LEVERS
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 NB01 = NOTEBOOKS / "01_vanilla_rnn_mnist.ipynb"
@@ -75,7 +76,7 @@ def test_nb01_quick_run_writes_sensible_results(tmp_path):
     assert len(metrics["history"]["val_accuracy"]) == 1
     assert len(metrics["history"]["logged"]) == 3  # iterations 0, 10 and 20 of 30
     assert metrics["training_seconds"] > 0 and metrics["versions"]["tensorflow"].startswith("2.21")
-    assert metrics["train_step"] == "fast"
+    assert set(metrics["parameters"]).isdisjoint(EXPERIMENT_LEVERS)
     for name in ("training_curves", "correct_examples", "misclassified_examples", "confusion_matrix"):
         assert (out / f"{name}.png").stat().st_size > 5000
     assert (out / "model.keras").is_file()
@@ -92,16 +93,20 @@ def test_nb01_runs_unchanged_on_fashion_mnist(tmp_path):
     assert "read as" in text and any(name in text for name in ("Shirt", "Pullover", "Coat", "T-shirt/top"))
 
 
-def test_nb01_with_the_plain_train_step(tmp_path):
-    out = tmp_path / "out"
-    executed = run(NB01, tmp_path, epochs=1, n_train=3000, fast=False, output_dir=str(out))
-    metrics = json.loads((out / "metrics.json").read_text())
-    assert metrics["train_step"] == "train_step" and metrics["parameters"]["fast"] is False
-    assert 0.4 < metrics["test"]["accuracy"] <= 1.0
-    text = executed.read_text()
-    assert (
-        "largest difference between the two sets of gradients" in text and "training with train_step" in text
+def test_the_experiment_notebook_with_its_defaults_is_notebook_01(tmp_path):
+    """The sweeps' experiment, with no lever moved, gives notebook 01's numbers exactly."""
+    common = {"epochs": 1, "n_train": 2000, "num_hidden_units": 32, "seed": 6, "display_freq": 5}
+    run(NB01, tmp_path, output_dir=str(tmp_path / "lesson"), **common)
+    run(EXPERIMENT, tmp_path, output_dir=str(tmp_path / "experiment"), **common)
+    lesson, experiment = (
+        json.loads((tmp_path / n / "metrics.json").read_text()) for n in ("lesson", "experiment")
     )
+    for record in (lesson, experiment):
+        record["history"].pop("epoch_seconds")
+    assert experiment["history"] == lesson["history"] and experiment["test"] == lesson["test"]
+    assert {k: experiment["parameters"][k] for k in lesson["parameters"] if k != "output_dir"} == {
+        k: v for k, v in lesson["parameters"].items() if k != "output_dir"
+    }
 
 
 def previous_results(out: Path) -> dict[str, str]:
@@ -203,8 +208,9 @@ def test_nb01_stops_training_that_does_not_learn(tmp_path, parameters):
         ({"learning_rate": -0.001}, "learning_rate = -0.001: it must be a number > 0"),
         ({"dataset": "cifar10"}, "dataset = 'cifar10': unknown"),
         ({"batch_size": 60000}, "batch_size = 60000 is larger than the training set (55000 examples)"),
+        ({"n_train": 100000}, "n_train = 100000: the training set has only 55,000 images"),
     ],
-    ids=["epochs", "learning_rate", "dataset", "batch_size"],
+    ids=["epochs", "learning_rate", "dataset", "batch_size", "n_train"],
 )
 def test_nb01_bad_parameters_fail_clearly(tmp_path, parameters, message):
     out = tmp_path / "out"
@@ -242,7 +248,7 @@ def test_nb02_quick_run_and_reload_from_nb01(tmp_path):
     assert reloaded["test"]["accuracy"] == pytest.approx(trained)
     assert "Training epoch" not in executed.read_text()
     # what is recorded describes the reloaded 64-unit model, not this notebook's defaults (128, seed 42)
-    about = reloaded["model"]
+    about = reloaded["about_model"]
     assert about["source"] == "reloaded" and about["num_hidden_units"] == 64 and about["seed"] == 5
     assert about["trained_with"]["num_hidden_units"] == 64 and about["trained_with"]["epochs"] == 1
     assert reloaded["spectral_radius"]["before"] == pytest.approx(1.0, abs=1e-3)
@@ -256,6 +262,17 @@ def test_nb02_quick_run_and_reload_from_nb01(tmp_path):
         run(NB02, tmp_path, model_dir=str(damaged), output_dir=str(tmp_path / "out-damaged"))
     assert (
         info.value.ename == "ValueError" and "exists but cannot be read as a Keras model" in info.value.evalue
+    )
+
+    # a model of another shape, or training parameters beside model_dir, are named as such
+    with pytest.raises(papermill.PapermillExecutionError) as info:
+        run(NB02, tmp_path, model_dir=str(out01), dataset="fashion_mnist", output_dir=str(tmp_path / "other"))
+    assert info.value.ename in ("ValueError", "DataNotFoundError"), info.value.evalue
+    with pytest.raises(papermill.PapermillExecutionError) as info:
+        run(NB02, tmp_path, model_dir=str(out01), num_hidden_units=32, output_dir=str(tmp_path / "other"))
+    assert (
+        info.value.ename == "ParameterError"
+        and "num_hidden_units: these train a new model" in info.value.evalue
     )
 
 
@@ -281,10 +298,10 @@ def test_nb02_bad_parameters_fail_clearly(tmp_path, parameters, error, message):
     assert info.value.ename == error and message in info.value.evalue
 
 
-def test_nb01_training_practice_parameters_reach_the_run(tmp_path):
+def test_the_experiments_levers_reach_the_run(tmp_path):
     out = tmp_path / "out"
-    run(
-        NB01,
+    executed = run(
+        EXPERIMENT,
         tmp_path,
         epochs=2,
         learning_rate=0.005,
@@ -292,15 +309,19 @@ def test_nb01_training_practice_parameters_reach_the_run(tmp_path):
         num_hidden_units=32,
         augment_shift=1,
         weight_decay=1e-4,
-        ema_momentum=0.9,  # a short run needs a short average: 0.9 spans about 10 steps
+        ema_momentum=0.9,
         label_smoothing=0.1,
+        fast=True,
+        cell="gru",
         output_dir=str(out),
-    )
+    )  # fmt: skip (ema 0.9: a short run needs a short average, about 10 steps)
     metrics = json.loads((out / "metrics.json").read_text())
-    recorded = {k: metrics["parameters"][k] for k in ("augment_shift", "weight_decay", "ema_momentum")}
-    assert recorded == {"augment_shift": 1, "weight_decay": 1e-4, "ema_momentum": 0.9}
-    assert metrics["parameters"]["label_smoothing"] == 0.1
-    assert 0.3 < metrics["test"]["accuracy"] <= 1.0
+    recorded = {k: metrics["parameters"][k] for k in EXPERIMENT_LEVERS}
+    assert recorded == {"cell": "gru", "fast": True, "augment_shift": 1, "weight_decay": 1e-4, "ema_momentum": 0.9,
+                        "label_smoothing": 0.1}  # fmt: skip
+    assert 0.3 < metrics["test"]["accuracy"] <= 1.0 and metrics["parameter_count"] > 30000  # a GRU's
+    assert "gru_rnn" in executed.read_text() and "fast training step" in executed.read_text()
+    assert sorted(p.name for p in (out / "logs").iterdir()) == ["train", "validation"]
 
 
 def fake_sweep(folder: Path, runs: list[dict]) -> None:

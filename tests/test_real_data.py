@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import require_data
 
+from conftest import require_data
 from rnn_helpers import DataNotFoundError, load_data
 
 pytestmark = pytest.mark.realdata

@@ -17,8 +17,8 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from conftest import leftover_files
 
+from conftest import leftover_files
 from rnn_helpers.runs.folders import (
     MANIFEST,
     OutputDirError,

@@ -1,4 +1,4 @@
-"""The original TensorFlow 1 code (rnn_helpers.tf1, in its own process) against the Keras port,
+"""The original TensorFlow 1 code (rnn_helpers.tf1.original, in its own process) against the Keras port,
 the checkpoint converter (rnn_helpers.tf1.convert) both ways, and the errors when either cannot work."""
 
 from __future__ import annotations
@@ -13,9 +13,11 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import leftover_files, require_data
 
+from conftest import leftover_files, require_data
 from rnn_helpers import DataNotFoundError, load_data
+from rnn_helpers.evaluation import predict_logits
+from rnn_helpers.model import RNN
 from rnn_helpers.tf1.convert import (
     TF1_NAMES,
     CheckpointError,
@@ -26,9 +28,8 @@ from rnn_helpers.tf1.convert import (
     read_tf1_checkpoint,
     set_weights,
 )
-from rnn_helpers.evaluation import predict_logits
-from rnn_helpers.tf1.migration import INSTALL_HINT, TF1Unavailable, run_tf1, tf1_available, train_like_tf1
-from rnn_helpers.model import RNN
+from rnn_helpers.tf1 import INSTALL_HINT, TF1Unavailable, tf1_available
+from rnn_helpers.tf1.migration import run_tf1, train_like_tf1
 
 ROOT = Path(__file__).resolve().parents[1]
 EXTRA = 'pip install -e ".[tf1]"'
@@ -79,17 +80,19 @@ def test_tf1_command_says_how_to_install_tf_keras_when_it_is_missing():
     assert "Traceback" not in result.stderr, "a plain message, not a traceback"
 
 
-def test_importing_tf1_without_tf_keras_raises_a_clear_import_error():
+def test_without_tf_keras_the_tf1_code_says_how_to_install_it_before_anything_runs():
     code = (
         "import sys; sys.modules['tf_keras'] = None\n"
-        "try:\n    import rnn_helpers.tf1\n"
-        "except ImportError as error:\n    print(type(error).__name__, error)\n"
-        "print('tensorflow' in sys.modules)"
+        "import rnn_helpers.tf1 as tf1\n"
+        "print(tf1.tf1_available(), 'tensorflow' in sys.modules)\n"  # asked before TensorFlow starts
+        "from rnn_helpers.tf1 import original\n"
+        "try:\n    original.prepare()\n"
+        "except tf1.TF1Unavailable as error:\n    print(type(error).__name__, error)\n"
     )
     result = python(code)
     first, second = result.stdout.strip().splitlines()
-    assert first.startswith("TF1Unavailable") and EXTRA in first, result.stdout + result.stderr
-    assert second == "False", "the check comes before TensorFlow is imported"
+    assert first == "False False", result.stdout + result.stderr
+    assert second.startswith("TF1Unavailable") and EXTRA in second, result.stdout + result.stderr
 
 
 def test_run_tf1_says_how_to_install_tf_keras_when_it_is_missing(tmp_path, monkeypatch):
@@ -103,12 +106,12 @@ def test_run_tf1_says_how_to_install_tf_keras_when_it_is_missing(tmp_path, monke
 
 @pytest.mark.slow
 def test_tf1_refuses_a_process_where_tensorflow_runs_with_keras_3():
-    result = python(
-        "import tensorflow\ntry:\n    import rnn_helpers.tf1\nexcept ImportError as error:\n    print(error)",
-        TF_USE_LEGACY_KERAS="",
-        TF_CPP_MIN_LOG_LEVEL="3",
+    code = (
+        "import tensorflow\nfrom rnn_helpers.tf1 import TF1Unavailable, original\n"
+        "try:\n    original.prepare()\nexcept TF1Unavailable as error:\n    print(error)"
     )
-    assert "already running in this process with Keras 3" in result.stdout, result.stdout + result.stderr
+    result = python(code, TF_USE_LEGACY_KERAS="", TF_CPP_MIN_LOG_LEVEL="3")
+    assert "this process started it with Keras 3" in result.stdout, result.stdout + result.stderr
     assert "python -m rnn_helpers.tf1" in result.stdout
 
 
@@ -192,6 +195,42 @@ def test_converter_command_line(tmp_path, capsys):
     assert main(["to-tf1", str(tmp_path / "none.keras"), str(tmp_path / "x" / "model")]) == 2
     assert "No saved Keras model" in capsys.readouterr().err
     assert leftover_files(tmp_path) == before
+
+
+def test_converter_names_damaged_inputs_and_overwrites_nothing_without_force(tmp_path, capsys):
+    model = RNN(28, 28, 8, 10, seed=4)
+    prefix = keras_to_checkpoint(model, tmp_path / "ckpt" / "model")
+    assert main(["to-keras", prefix, str(tmp_path / "model.keras")]) == 0
+    capsys.readouterr()
+    damaged = tmp_path / "damaged"
+    damaged.mkdir()
+    for part in ("index", "data-00000-of-00001"):
+        for name in ("model.index", "model.data-00000-of-00001"):
+            data = (tmp_path / "ckpt" / name).read_bytes()
+            (damaged / name).write_bytes(data[: len(data) // 2] if part in name else data)
+        assert main(["to-keras", str(damaged / "model"), str(tmp_path / "out.keras")]) == 2
+        err = capsys.readouterr().err
+        assert "cannot be read: it is damaged, truncated or incomplete" in err and "Traceback" not in err, err
+    (tmp_path / "broken.keras").write_bytes((tmp_path / "model.keras").read_bytes()[:3000])
+    assert main(["to-tf1", str(tmp_path / "broken.keras"), str(tmp_path / "b" / "model")]) == 2
+    assert "cannot be read as a Keras model" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as info:
+        main(["to-keras", prefix, str(tmp_path / "zero.keras"), "--timesteps", "0"])
+    assert info.value.code == 2 and "give a whole number >= 1" in capsys.readouterr().err
+    before = {p: p.read_bytes() for p in (tmp_path / "ckpt").iterdir()}
+    other = RNN(28, 28, 8, 10, seed=5)
+    other.save(tmp_path / "other.keras")
+    # into a folder whose checkpoint index names another checkpoint: refused, named, unchanged
+    assert main(["to-tf1", str(tmp_path / "other.keras"), str(tmp_path / "ckpt" / "second")]) == 2
+    assert "already holds the checkpoint model" in capsys.readouterr().err
+    assert main(["to-tf1", str(tmp_path / "other.keras"), prefix]) == 2  # over the same name
+    assert "add --force" in capsys.readouterr().err
+    assert main(["to-keras", prefix, str(tmp_path / "model.keras")]) == 2  # over an existing .keras
+    assert "already exists" in capsys.readouterr().err
+    assert {p: p.read_bytes() for p in (tmp_path / "ckpt").iterdir()} == before
+    assert main(["to-tf1", str(tmp_path / "other.keras"), prefix, "--force"]) == 0
+    for key, value in read_tf1_checkpoint(prefix).items():
+        np.testing.assert_array_equal(value, get_weights(other)[key])
 
 
 # ---------------------------------------------------------------- TF1 graph vs Keras port (real data)
@@ -301,6 +340,7 @@ def outputs(notebook: dict) -> str:
 def test_notebook_04_quick_run(mnist, tmp_path):
     text = outputs(run_notebook(tmp_path, n_train=2000))
     assert "Training on the first 2000 training images." in text
+    assert "(the original's test: the first 1000 test images)" in text
     assert "Keras model holds the TF1 starting weights exactly: True" in text
     assert "the converted model holds the trained TF1 weights exactly: True" in text
     assert "identical bit for bit: True" in text

@@ -12,12 +12,11 @@ import pytest
 pytest.importorskip("anywidget", reason="the widget needs the 'widgets' extra: pip install -e '.[widgets]'")
 
 from conftest import require_data  # noqa: E402
-
 from rnn_helpers.drawing import draw_strokes, mnist_style  # noqa: E402
 from rnn_helpers.inside import stepwise_probabilities  # noqa: E402
 from rnn_helpers.model import RNN  # noqa: E402
+from rnn_helpers.widget.board import STATIC  # noqa: E402
 from rnn_helpers.widget import (  # noqa: E402
-    STATIC,
     DigitReader,
     load_or_train_model,
     plot_reading,
@@ -95,7 +94,7 @@ def test_the_javascript_ships_with_the_package_and_fetches_nothing():
     patterns = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
     for file in files:
         name = str(file.relative_to(STATIC.parent))
-        assert any(fnmatch.fnmatch(name, p) for p in patterns["rnn_helpers"]), (
+        assert any(fnmatch.fnmatch(name, p) for p in patterns["rnn_helpers.widget"]), (
             f"{name} is not in package-data"
         )
 

@@ -1,10 +1,10 @@
 """Execute notebooks top to bottom in a fresh kernel and store them as they are committed.
 
-    python tools/execute_notebooks.py                       # every notebook in notebooks/
+    python tools/execute_notebooks.py                       # every notebook (notebooks/, sweeps/experiment.ipynb)
     python tools/execute_notebooks.py notebooks/01_vanilla_rnn_mnist.ipynb
 
-Each notebook runs with the kernel it names (``rnn-tutorial``), in the ``notebooks/``
-folder, with its default parameters. The outputs are kept (readers on the web see them,
+Each notebook runs with the kernel it names (``rnn-tutorial``), in its own folder, with its
+default parameters. The outputs are kept (readers on the web see them,
 and ``pytest --nbval`` compares them); what changes on every run without meaning anything
 is dropped: the per-cell timing metadata, and papermill's. Cell ids are added where
 missing. A notebook whose outputs show a path of this machine (the project folder or the
@@ -65,10 +65,11 @@ def execute(path: Path, timeout: int) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("notebooks", nargs="*", type=Path, help="default: every notebook in notebooks/")
+    parser.add_argument("notebooks", nargs="*", type=Path, help="default: every notebook of the project")
     parser.add_argument("--timeout", type=int, default=1200, help="seconds one cell may take")
     args = parser.parse_args(argv)
-    for path in args.notebooks or sorted((ROOT / "notebooks").glob("*.ipynb")):
+    every = [*sorted((ROOT / "notebooks").glob("*.ipynb")), ROOT / "sweeps" / "experiment.ipynb"]
+    for path in args.notebooks or every:
         seconds = execute(path.resolve(), args.timeout)
         print(f"{path.name}: executed in {seconds:.0f} s", flush=True)
     return 0

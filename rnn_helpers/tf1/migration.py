@@ -287,3 +287,31 @@ def plot_step_differences(reference: np.ndarray, gaps: Mapping[str, np.ndarray])
     right.grid(alpha=0.3, which="both")
     figure.tight_layout()
     return figure
+
+
+def require_tf1() -> None:
+    """Check that the TensorFlow 1 code can run here (the ``tf1`` extra, ``tf-keras``).
+
+    Raises:
+        TF1Unavailable: ``tf-keras`` is not installed; says how to install it.
+    """
+    if not tf1_available():
+        raise TF1Unavailable(
+            f"The original TensorFlow 1 code needs tf-keras, which is not installed: {INSTALL_HINT}"
+        )
+
+
+def exchange_folder() -> Path:
+    """A new temporary folder for the ``.npz`` files and checkpoints exchanged with the
+    TensorFlow 1 process (never in the project); remove it with :func:`remove_folder`."""
+    import tempfile
+
+    return Path(tempfile.mkdtemp(prefix="tf1-vs-tf2-"))
+
+
+def remove_folder(folder: str | os.PathLike[str]) -> bool:
+    """Remove a folder of :func:`exchange_folder`; returns True once it is gone."""
+    import shutil
+
+    shutil.rmtree(folder, ignore_errors=True)
+    return not Path(folder).exists()

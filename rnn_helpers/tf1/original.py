@@ -347,6 +347,7 @@ def test(
     loss_test, acc_test = sess.run([loss, accuracy], feed_dict=feed_dict_test)
     print("Test loss: {0:.2f}, test accuracy: {1:.01%}".format(loss_test, acc_test))
     # --- end of original ---
+    print(f"  (the original's test: the first {len(y_test[:1000])} test images)")
     feed_dict_all = {x: x_test.reshape((-1, timesteps, num_input)), y: y_test}
     logits, loss_all, acc_all = sess.run([graph.output_logits, loss, accuracy], feed_dict=feed_dict_all)
     print(f"All {len(y_test)} test images: test loss: {loss_all:.4f}, test accuracy: {acc_all:.2%}")

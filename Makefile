@@ -46,8 +46,10 @@ notebooks: setup
 	$(BIN)/python tools/execute_notebooks.py $(NOTEBOOKS)
 
 # Open the notebooks in JupyterLab. Extra JupyterLab options: LAB_ARGS="--port=8890".
+# As root (a container, CI) JupyterLab refuses to start without --allow-root: added then.
+ROOT_ARGS := $(if $(filter 0,$(shell id -u)),--allow-root,)
 lab: setup
-	$(BIN)/jupyter lab $(LAB_ARGS) notebooks
+	$(BIN)/jupyter lab $(ROOT_ARGS) $(LAB_ARGS) notebooks
 
 # Make the kernel visible to a Jupyter installed outside .venv as well.
 kernel-user: setup

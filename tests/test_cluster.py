@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -15,6 +16,7 @@ from pathlib import Path
 import pytest
 from sweep_support import ROOT, DaskProcesses, free_port, read_metrics, write_tiny_notebook
 
+from rnn_helpers.runs.folders import MANIFEST
 from rnn_helpers.runs.sweep import RECORD, load_results, main, run_sweep
 
 pytest.importorskip("distributed", reason="the cluster extra is not installed (pip install -e '.[cluster]')")
@@ -45,14 +47,20 @@ def client(dask_processes):
 
 
 def complete_runs(root: Path) -> dict[str, list[str]]:
-    """Each run folder's files (relative names); fails on any half-written leftover."""
+    """Each run folder's files (relative names; TensorBoard's event files, named after the time
+    and process that wrote them, as ``<folder>/events``); fails on any half-written leftover."""
     leftovers = [p.name for p in root.iterdir() if p.name.startswith(".")]
     assert not leftovers, f"half-written folders left behind: {leftovers}"
-    return {
-        folder.name: sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
-        for folder in sorted(root.iterdir())
-        if folder.is_dir()
-    }
+
+    def name(path: Path) -> str:
+        relative = str(path.relative_to(folder))
+        return re.sub(r"events\.out\.tfevents\.[^/]*$", "events", relative)
+
+    runs = {}
+    for folder in sorted(root.iterdir()):
+        if folder.is_dir():
+            runs[folder.name] = sorted(name(p) for p in folder.rglob("*") if p.is_file())
+    return runs
 
 
 def cores() -> int:
@@ -161,7 +169,8 @@ def test_a_worker_killed_mid_sweep_loses_no_run(tmp_path, dask_processes):
         assert [r["test_accuracy"] for r in rows] == [0.01, 0.02, 0.03]
         files = complete_runs(tmp_path / "out")
         assert all(
-            names == ["figures/curve.bin", "metrics.json", RECORD, "tiny.ipynb"] for names in files.values()
+            names == [MANIFEST, "figures/curve.bin", "logs/events", "metrics.json", RECORD, "tiny.ipynb"]
+            for names in files.values()
         )
         lost = next(r["run"] for r in rows if r["run"] in keys[0])
         survivor = "w2" if victim == "w1" else "w1"

@@ -4,6 +4,7 @@ and every error a learner can run into."""
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -288,3 +289,42 @@ def test_command_line_summary(monkeypatch, capsys, tmp_path, cache_dir):
     assert main(["--dataset", "mnist", "--data-dir", str(tmp_path), "--no-download"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("error: Could not find or download") and "download=False" in err
+
+
+def test_an_unreadable_data_folder_is_named_with_the_fix(tmp_path, cache_dir):
+    """As a user who may not enter the folder: a DataFileError naming it, not a PermissionError."""
+    import shutil
+    import subprocess
+    import sys
+    import tempfile
+
+    place = Path(tempfile.mkdtemp(prefix="rnn-data-"))
+    try:
+        (place / "mnist").mkdir()
+        place.chmod(0o755)
+        (place / "mnist").chmod(0o000)
+        code = (
+            "import sys\nfrom rnn_helpers import DataFileError, load_data\n"
+            "try:\n    load_data('test', data_dir=sys.argv[1], download=False)\n"
+            "except DataFileError as error:\n    print('DataFileError', error)\n"
+        )
+        command = [sys.executable, "-c", code, str(place)]
+        if os.geteuid() == 0:
+            if not shutil.which("setpriv"):
+                pytest.skip("needs setpriv to drop root's privileges")
+            command = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *command]
+        env = dict(
+            os.environ,
+            PYTHONPATH=str(Path(__file__).resolve().parents[1]),
+            RNN_HELPERS_CACHE=str(place / "c"),
+        )
+        done = subprocess.run(command, capture_output=True, text=True, timeout=120, env=env)
+        assert done.stdout.startswith("DataFileError"), done.stdout + done.stderr
+        assert (
+            "cannot be searched" in done.stdout
+            and "chmod u+rx" in done.stdout
+            and "Traceback" not in done.stderr
+        )
+    finally:
+        (place / "mnist").chmod(0o755)
+        shutil.rmtree(place)

@@ -103,7 +103,9 @@ def test_the_notebooks_optimizer_is_make_optimizer(lr_schedule, clip_norm):
     shown = run_cell(the_cell(starting="loss_fn = "), {"keras": keras, **values})["optimizer"]
     helper = training.make_optimizer(0.002, lr_schedule=lr_schedule, total_steps=120, clip_norm=clip_norm)
     config = {k: v for k, v in shown.get_config().items() if k != "name"}
-    assert type(shown) is type(helper) and config == {k: v for k, v in helper.get_config().items() if k != "name"}
+    assert type(shown) is type(helper) and config == {
+        k: v for k, v in helper.get_config().items() if k != "name"
+    }
 
 
 def test_the_notebooks_train_step_is_make_train_step():
@@ -143,7 +145,8 @@ def loop_namespace(tmp_path: Path) -> dict:
         **values, "np": np, "model": model, "optimizer": optimizer, "run": run,
         "train_step": training.make_train_step(model, optimizer, loss_fn),
         "x_train_seq": x, "y_train": y, "x_valid_seq": x[:100], "y_valid": y[:100],
-        "History": training.History, "randomize": randomize, "get_next_batch": get_next_batch, "evaluate": evaluate,
+        "History": training.History, "randomize": randomize, "get_next_batch": get_next_batch,
+        "evaluate": evaluate,
     }  # fmt: skip
 
 
@@ -223,15 +226,25 @@ def test_every_notebook_reads_like_a_lesson(notebook):
         if re.match(r"\s*(from\s+\S+\s+)?import\s", line)
     ]
     assert len(imports) <= 10, imports
-    long = [source(c)[:60] for c in cells
-            if "parameters" not in c["metadata"].get("tags", []) and len(code_lines(source(c))) > 15]  # fmt: skip
+    lesson = [c for c in cells if "parameters" not in c["metadata"].get("tags", [])]
+    long = [source(c)[:60] for c in lesson if len(code_lines(source(c))) > 15]
     assert not long, long
 
 
 def test_notebook_01_shows_the_lesson_not_the_machinery():
     code = "\n".join(source(c) for c in code_cells(NB01))
-    for name in ("make_fast_train_step", "fast_gradients", "RunFolder", "check_notebook_parameters",
-                 "averaged_weights", "smooth_labels", "random_shift", "globals().update", "rnn_helpers.fast"):  # fmt: skip
+    machinery = (
+        "make_fast_train_step",
+        "fast_gradients",
+        "RunFolder",
+        "check_notebook_parameters",
+        "averaged_weights",
+        "smooth_labels",
+        "random_shift",
+        "globals().update",
+        "rnn_helpers.fast",
+    )
+    for name in machinery:
         assert name not in code, name
     assert "loss_batch, acc_batch, gradient_norm = train_step(x_batch, y_batch)" in code
 

@@ -305,3 +305,38 @@ def test_a_sweep_run_folder_is_written_whole_and_replaced_whole(tmp_path):
     with pytest.raises(OutputDirError, match=r"no run wrote \(mine.txt\)"):
         store_files(folder, [("metrics.json", b"3")], {})
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run=1"]
+
+
+def test_temporary_folders_of_a_killed_sweep_are_removed_by_the_next(tmp_path):
+    from rnn_helpers.runs.execute import SCRATCH_PREFIX, remove_stale_scratch
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    stale = tmp_path / f"{SCRATCH_PREFIX}{dead.pid}-abc"  # a sweep killed with kill -9 left it
+    (stale / "run").mkdir(parents=True)
+    alive = tmp_path / f"{SCRATCH_PREFIX}{os.getpid()}-def"  # this process's own: in use
+    alive.mkdir()
+    other = tmp_path / "rnn-sweep-notes"  # not a run's folder
+    other.mkdir()
+    assert remove_stale_scratch(str(tmp_path)) == [stale]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([alive.name, other.name])
+
+
+@pytest.mark.parametrize("where", ["notebooks", "outside"])
+def test_pytest_pointed_at_the_notebooks_alone_is_kept_away_from_output(where, tmp_path):
+    """``pytest --nbval notebooks/01_vanilla_rnn_mnist.ipynb`` loads the root conftest too, so
+    nbval's kernels write into a temporary folder, never into output/."""
+    root = Path(__file__).resolve().parents[1]
+    code = (
+        "import os, pytest\n"
+        "pytest.main(['-q', '--co', '-p', 'no:cacheprovider', os.environ['NOTEBOOK']])\n"
+        "print('OUTPUT=' + os.environ.get('RNN_HELPERS_OUTPUT', 'unset'))\n"
+    )
+    environment = {k: v for k, v in os.environ.items() if k != "RNN_HELPERS_OUTPUT"}
+    environment["NOTEBOOK"] = str(root / "notebooks" / "01_vanilla_rnn_mnist.ipynb")
+    cwd = root / "notebooks" if where == "notebooks" else tmp_path
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=cwd,
+                          env=environment, timeout=300)  # fmt: skip
+    output = done.stdout.strip().splitlines()[-1]
+    assert output.startswith("OUTPUT=") and "rnn-helpers-test-output-" in output, done.stdout + done.stderr
+    assert not output.startswith(f"OUTPUT={root}")

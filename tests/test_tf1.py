@@ -18,6 +18,7 @@ from conftest import leftover_files, require_data
 from rnn_helpers import DataNotFoundError, load_data
 from rnn_helpers.evaluation import predict_logits
 from rnn_helpers.model import RNN
+from rnn_helpers.tf1 import INSTALL_HINT, TF1Unavailable, tf1_available
 from rnn_helpers.tf1.convert import (
     TF1_NAMES,
     CheckpointError,
@@ -28,7 +29,6 @@ from rnn_helpers.tf1.convert import (
     read_tf1_checkpoint,
     set_weights,
 )
-from rnn_helpers.tf1 import INSTALL_HINT, TF1Unavailable, tf1_available
 from rnn_helpers.tf1.migration import run_tf1, train_like_tf1
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -15,7 +15,6 @@ from conftest import require_data  # noqa: E402
 from rnn_helpers.drawing import draw_strokes, mnist_style  # noqa: E402
 from rnn_helpers.inside import stepwise_probabilities  # noqa: E402
 from rnn_helpers.model import RNN  # noqa: E402
-from rnn_helpers.widget.board import STATIC  # noqa: E402
 from rnn_helpers.widget import (  # noqa: E402
     DigitReader,
     load_or_train_model,
@@ -23,6 +22,7 @@ from rnn_helpers.widget import (  # noqa: E402
     read_drawing,
     read_image,
 )
+from rnn_helpers.widget.board import STATIC  # noqa: E402
 
 tomllib = pytest.importorskip("tomllib")
 

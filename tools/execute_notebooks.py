@@ -1,6 +1,6 @@
 """Execute notebooks top to bottom in a fresh kernel and store them as they are committed.
 
-    python tools/execute_notebooks.py                       # every notebook (notebooks/, sweeps/experiment.ipynb)
+    python tools/execute_notebooks.py           # every notebook (notebooks/, sweeps/experiment.ipynb)
     python tools/execute_notebooks.py notebooks/01_vanilla_rnn_mnist.ipynb
 
 Each notebook runs with the kernel it names (``rnn-tutorial``), in its own folder, with its

@@ -159,7 +159,7 @@ def read_tf1_checkpoint(
     prefix = resolve_checkpoint(checkpoint)
     try:
         shapes = dict(tf.train.list_variables(prefix))
-    except (tf.errors.OpError, ValueError) as error:
+    except Exception as error:  # noqa: BLE001 (a damaged file fails in many ways, IndexError among them)
         raise CheckpointError(_damaged(prefix, error)) from None
     if names is None:
         names = _find_names(shapes)
@@ -173,7 +173,7 @@ def read_tf1_checkpoint(
     try:
         reader = tf.train.load_checkpoint(prefix)
         values = {key: np.asarray(reader.get_tensor(name)) for key, name in names.items()}
-    except (tf.errors.OpError, ValueError) as error:
+    except Exception as error:  # noqa: BLE001 (a damaged file fails in many ways, IndexError among them)
         raise CheckpointError(_damaged(prefix, error)) from None
     kernel, bias, w, b = values["kernel"], values["bias"], values["W"], values["b"]
     hidden = bias.shape[0] if bias.ndim == 1 else -1

@@ -305,6 +305,32 @@ def plot_spectrum(
     return fig
 
 
+def plot_gradient_through_time(
+    ratios: Mapping[str, Sequence[float]],
+    title: str = "The gradient going back in time",
+) -> Figure:
+    """How much of the gradient reaches each hidden state: one curve per entry of ``ratios``,
+    each ``||d loss / d h_t|| / ||d loss / d h_T||`` for ``t = 1 .. T``, on a log scale.
+
+    The time axis runs from ``T`` (left) back to 1 (right), the way backpropagation
+    through time goes; the dotted line at 1 is no growth and no decay.
+    """
+    fig = Figure(figsize=(7.5, 4.5))
+    ax = fig.subplots()
+    for name, values in ratios.items():
+        values = np.asarray(values)
+        ax.semilogy(np.arange(1, len(values) + 1), values, "o-", ms=3, label=name)
+    timesteps = max(len(values) for values in ratios.values())
+    ax.axhline(1, color="grey", lw=1, ls=":")
+    ax.set_xlim(timesteps + 0.5, 0.5)
+    ax.set_xlabel("timestep t (backpropagation goes from the last row back to the first)")
+    ax.set_ylabel(f"||d loss / d h_t|| / ||d loss / d h_{timesteps}||")
+    ax.grid(alpha=0.3, which="major")
+    ax.set_title(title)
+    ax.legend(fontsize=8, loc="best")
+    return fig
+
+
 def matplotlib_colormap(name: str):
     """A Matplotlib colormap by name (without importing pyplot)."""
     from matplotlib import colormaps

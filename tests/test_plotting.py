@@ -97,3 +97,18 @@ def test_validation_curves_one_line_per_run():
     assert ax.lines[1].get_xdata().tolist() == [1, 2] and ax.lines[1].get_ydata().tolist() == [0.93, 0.98]
     assert ax.get_ylim()[0] == 0.9 and ax.get_ylim()[1] <= 1.0 and ax.get_title() == "cells"
     assert ax.get_legend() is not None
+
+
+def test_gradient_through_time_runs_back_from_the_last_row_on_a_log_scale():
+    from rnn_helpers.plotting import plot_gradient_through_time
+
+    vanishing, exploding = np.geomspace(1e-9, 1, 28), np.geomspace(4e3, 1, 28)
+    fig = plot_gradient_through_time({"radius 0.5": vanishing, "radius 2": exploding})
+    (ax,) = fig.axes
+    curves = [line for line in ax.lines if line.get_label() in ("radius 0.5", "radius 2")]
+    assert [line.get_xdata().tolist() for line in curves] == [list(range(1, 29))] * 2
+    assert curves[0].get_ydata().tolist() == vanishing.tolist()
+    assert ax.get_yscale() == "log"
+    left, right = ax.get_xlim()
+    assert left > 28 > 1 > right, "row 28 on the left, row 1 on the right"
+    assert ax.get_ylabel() == "||d loss / d h_t|| / ||d loss / d h_28||"

@@ -368,6 +368,19 @@ NOTEBOOKS: dict[str, dict[str, Any]] = {
         "names": ["model_dir", "epochs", "seed", "data_dir"],
         "defaults": {"model_dir": "../output/01_vanilla_rnn_mnist", "epochs": 3},
     },
+    "06_backprop_through_time": {
+        "names": [
+            "epochs",
+            "batch_size",
+            "num_hidden_units",
+            "seed",
+            "dataset",
+            "data_dir",
+            "output_dir",
+            "n_train",
+        ],  # fmt: skip
+        "defaults": {"epochs": 2},
+    },
     "experiment": {"names": [*LESSON, *EXPERIMENT_LEVERS], "defaults": {}},
 }
 

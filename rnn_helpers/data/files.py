@@ -105,7 +105,9 @@ def find_file(filename: str, places: Sequence[SearchPlace]) -> Path | None:
                 if candidate.is_file():
                     return candidate
                 if os.path.lexists(candidate):
-                    raise DataFileError(candidate, f"is {_what_is(candidate)}, not a data file.", _REMOVE_HINT)
+                    raise DataFileError(
+                        candidate, f"is {_what_is(candidate)}, not a data file.", _REMOVE_HINT
+                    )
             except PermissionError:
                 raise DataFileError(
                     place.folder,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -45,11 +46,18 @@ def client(dask_processes):
 
 
 def complete_runs(root: Path) -> dict[str, list[str]]:
-    """Each run folder's files (relative names); fails on any half-written leftover."""
+    """Each run folder's files (relative names; TensorFlow's event files, named after the
+    time and the process that wrote them, as ``<folder>/events.out.tfevents.*``); fails on
+    any half-written leftover."""
     leftovers = [p.name for p in root.iterdir() if p.name.startswith(".")]
     assert not leftovers, f"half-written folders left behind: {leftovers}"
+    written_by_tensorflow = re.compile(r"events\.out\.tfevents\.\d+\..*\.v2$")
     return {
-        folder.name: sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+        folder.name: sorted(
+            written_by_tensorflow.sub("events.out.tfevents.*", str(p.relative_to(folder)))
+            for p in folder.rglob("*")
+            if p.is_file()
+        )
         for folder in sorted(root.iterdir())
         if folder.is_dir()
     }
@@ -79,6 +87,7 @@ def test_without_workers_or_scheduler_dask_is_not_imported(tmp_path):
 
 def test_cluster_sweep_gives_the_same_results_as_the_sweep_without_dask(tmp_path, client):
     from test_notebooks import EXPERIMENT, need
+    from test_tensorboard import read_session
 
     need("mnist")
     common = {"epochs": 1, "n_train": 1000, "num_hidden_units": 16, "display_freq": 1000}
@@ -97,10 +106,19 @@ def test_cluster_sweep_gives_the_same_results_as_the_sweep_without_dask(tmp_path
     assert {"metrics.json", RECORD, EXPERIMENT.name, "model.keras", "confusion_matrix.png"} <= set(
         files[alone[0]["run"]]
     )
+    assert {"logs/hparams/events.out.tfevents.hparams", "logs/train/events.out.tfevents.*"} <= set(
+        files[alone[0]["run"]]
+    )
     for row in alone:
         here, there = (read_metrics(tmp_path / side / row["run"]) for side in ("alone", "cluster"))
         assert here["history"]["val_accuracy"] == there["history"]["val_accuracy"]
         assert here["test"] == there["test"]
+        # the same HParams session for TensorBoard, written by the sweep's process either way
+        sessions = [
+            read_session(tmp_path / side / row["run"] / "logs" / "hparams") for side in ("alone", "cluster")
+        ]
+        assert sessions[0] == sessions[1] and sessions[0]["group"] == row["run"]
+        assert sessions[0]["hparams"]["seed"] == row["seed"]
     assert load_results(tmp_path / "cluster")[1]["history"]["val_accuracy"] == [spread[1]["val_accuracy"]]
 
 

@@ -9,11 +9,14 @@ KERNEL := rnn-tutorial
 NOTEBOOK ?= notebooks/01_vanilla_rnn_mnist.ipynb
 OUTPUT ?= output
 PARAMS ?=
+# make tensorboard: the folder it reads (every run's logs/ below it) and its port on 127.0.0.1
+LOGDIR ?= $(OUTPUT)
+PORT ?= 6006
 # dev: JupyterLab, papermill, nbval, pytest; widgets: notebook 05's widget; cluster: Dask sweeps;
 # tf1: the original TensorFlow 1 code (notebook 04); browser: the JupyterLab browser tests.
 EXTRAS ?= dev,widgets,cluster,tf1,browser
 
-.PHONY: setup run test lint lab kernel-user notebooks clean
+.PHONY: setup run test lint lab tensorboard kernel-user notebooks clean
 
 setup: $(VENV)/.installed
 
@@ -50,6 +53,13 @@ notebooks: setup
 ROOT_ARGS := $(if $(filter 0,$(shell id -u)),--allow-root,)
 lab: setup
 	$(BIN)/jupyter lab $(ROOT_ARGS) $(LAB_ARGS) notebooks
+
+# Watch runs live and compare a sweep's runs: TensorBoard over $(LOGDIR) (default output/),
+# reachable from this machine only, at http://127.0.0.1:$(PORT)/ (see docs/running.md).
+# One sweep: make tensorboard LOGDIR=output/my-sweep PORT=6007
+tensorboard: setup
+	mkdir -p $(LOGDIR)
+	$(BIN)/tensorboard --logdir $(LOGDIR) --host 127.0.0.1 --port $(PORT)
 
 # Make the kernel visible to a Jupyter installed outside .venv as well.
 kernel-user: setup

@@ -425,21 +425,23 @@ def train(
     # the weight average, which are off there).
     rng = np.random.default_rng(seed)
     history = History(optimizer, y_train.shape[1], display_freq, log_dir=log_dir)
-    for epoch in range(epochs):
-        say(f"Training epoch: {epoch + 1}")
-        x_train, y_train = randomize(x_train, y_train, rng)
-        x_epoch = augment(x_train, rng) if augment is not None else x_train
-        for iteration in range(num_tr_iter):
-            start, end = iteration * batch_size, (iteration + 1) * batch_size
-            x_batch, y_batch = get_next_batch(x_epoch, y_train, start, end)
-            loss_batch, acc_batch, gradient_norm = train_step(x_batch, y_batch)
-            history.add_batch(iteration, loss_batch, acc_batch, gradient_norm)
-            if iteration % display_freq == 0:
-                say(format_iteration(iteration, loss_batch, acc_batch))
-        with averaged_weights(model, optimizer):
-            loss_valid, acc_valid = evaluate(model, x_valid, y_valid)
-        history.end_epoch(loss_valid, acc_valid)
-        say(format_epoch(epoch + 1, loss_valid, acc_valid))
+    try:  # a run that stops with an error leaves its logged iterations in the event files too
+        for epoch in range(epochs):
+            say(f"Training epoch: {epoch + 1}")
+            x_train, y_train = randomize(x_train, y_train, rng)
+            x_epoch = augment(x_train, rng) if augment is not None else x_train
+            for iteration in range(num_tr_iter):
+                start, end = iteration * batch_size, (iteration + 1) * batch_size
+                x_batch, y_batch = get_next_batch(x_epoch, y_train, start, end)
+                loss_batch, acc_batch, gradient_norm = train_step(x_batch, y_batch)
+                history.add_batch(iteration, loss_batch, acc_batch, gradient_norm)
+                if iteration % display_freq == 0:
+                    say(format_iteration(iteration, loss_batch, acc_batch))
+            with averaged_weights(model, optimizer):
+                loss_valid, acc_valid = evaluate(model, x_valid, y_valid)
+            history.end_epoch(loss_valid, acc_valid)
+            say(format_epoch(epoch + 1, loss_valid, acc_valid))
+    finally:
+        history.close()
     keep_averaged_weights(model, optimizer)
-    history.close()
     return history

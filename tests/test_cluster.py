@@ -47,20 +47,21 @@ def client(dask_processes):
 
 
 def complete_runs(root: Path) -> dict[str, list[str]]:
-    """Each run folder's files (relative names; TensorBoard's event files, named after the time
-    and process that wrote them, as ``<folder>/events``); fails on any half-written leftover."""
+    """Each run folder's files (relative names; TensorFlow's event files, named after the
+    time and the process that wrote them, as ``<folder>/events.out.tfevents.*``); fails on
+    any half-written leftover."""
     leftovers = [p.name for p in root.iterdir() if p.name.startswith(".")]
     assert not leftovers, f"half-written folders left behind: {leftovers}"
-
-    def name(path: Path) -> str:
-        relative = str(path.relative_to(folder))
-        return re.sub(r"events\.out\.tfevents\.[^/]*$", "events", relative)
-
-    runs = {}
-    for folder in sorted(root.iterdir()):
-        if folder.is_dir():
-            runs[folder.name] = sorted(name(p) for p in folder.rglob("*") if p.is_file())
-    return runs
+    written_by_tensorflow = re.compile(r"events\.out\.tfevents\.\d+\..*\.v2$")
+    return {
+        folder.name: sorted(
+            written_by_tensorflow.sub("events.out.tfevents.*", str(p.relative_to(folder)))
+            for p in folder.rglob("*")
+            if p.is_file()
+        )
+        for folder in sorted(root.iterdir())
+        if folder.is_dir()
+    }
 
 
 def cores() -> int:
@@ -87,6 +88,7 @@ def test_without_workers_or_scheduler_dask_is_not_imported(tmp_path):
 
 def test_cluster_sweep_gives_the_same_results_as_the_sweep_without_dask(tmp_path, client):
     from test_notebooks import EXPERIMENT, need
+    from test_tensorboard import read_session
 
     need("mnist")
     common = {"epochs": 1, "n_train": 1000, "num_hidden_units": 16, "display_freq": 1000}
@@ -105,10 +107,19 @@ def test_cluster_sweep_gives_the_same_results_as_the_sweep_without_dask(tmp_path
     assert {"metrics.json", RECORD, EXPERIMENT.name, "model.keras", "confusion_matrix.png"} <= set(
         files[alone[0]["run"]]
     )
+    assert {"logs/hparams/events.out.tfevents.hparams", "logs/train/events.out.tfevents.*"} <= set(
+        files[alone[0]["run"]]
+    )
     for row in alone:
         here, there = (read_metrics(tmp_path / side / row["run"]) for side in ("alone", "cluster"))
         assert here["history"]["val_accuracy"] == there["history"]["val_accuracy"]
         assert here["test"] == there["test"]
+        # the same HParams session for TensorBoard, written by the sweep's process either way
+        sessions = [
+            read_session(tmp_path / side / row["run"] / "logs" / "hparams") for side in ("alone", "cluster")
+        ]
+        assert sessions[0] == sessions[1] and sessions[0]["group"] == row["run"]
+        assert sessions[0]["hparams"]["seed"] == row["seed"]
     assert load_results(tmp_path / "cluster")[1]["history"]["val_accuracy"] == [spread[1]["val_accuracy"]]
 
 
@@ -169,7 +180,15 @@ def test_a_worker_killed_mid_sweep_loses_no_run(tmp_path, dask_processes):
         assert [r["test_accuracy"] for r in rows] == [0.01, 0.02, 0.03]
         files = complete_runs(tmp_path / "out")
         assert all(
-            names == [MANIFEST, "figures/curve.bin", "logs/events", "metrics.json", RECORD, "tiny.ipynb"]
+            names
+            == [
+                MANIFEST,
+                "figures/curve.bin",
+                "logs/hparams/events.out.tfevents.hparams",
+                "metrics.json",
+                RECORD,
+                "tiny.ipynb",
+            ]
             for names in files.values()
         )
         lost = next(r["run"] for r in rows if r["run"] in keys[0])

@@ -112,3 +112,11 @@ def load_data(
             f"use a value from 0 to {len(x) - 1}."
         )
     return x[validation_size:], y[validation_size:], x[:validation_size], y[:validation_size]
+
+
+def standardize(x_train: np.ndarray, *others: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Input normalisation: every array minus the training images' mean pixel, divided by
+    their pixel standard deviation (for MNIST about 0.13 and 0.31), so that the inputs are
+    centred on 0 with unit spread. Returns ``(x_train, *others)`` standardized, float32."""
+    mean, std = float(x_train.mean(dtype=np.float64)), float(x_train.std(dtype=np.float64))
+    return tuple(((x - mean) / std).astype(np.float32) for x in (x_train, *others))

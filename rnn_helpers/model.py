@@ -45,10 +45,17 @@ def bias_variable(shape: tuple[int, ...], name: str = "b") -> keras.Variable:
 #: unrolled over the 28 rows (``unroll=True``, the counterpart of TensorFlow 1's
 #: ``static_rnn``): a flat graph of 28 steps instead of a loop, which trains faster on a CPU.
 CELLS = {
-    "rnn": lambda units, name: keras.layers.SimpleRNN(units, activation="tanh", unroll=True, name=name),
-    "lstm": lambda units, name: keras.layers.LSTM(units, unroll=True, name=name),
-    "gru": lambda units, name: keras.layers.GRU(units, unroll=True, name=name),
+    "rnn": lambda units, name, **options: keras.layers.SimpleRNN(
+        units, activation="tanh", unroll=True, name=name, **options
+    ),
+    "lstm": lambda units, name, **options: keras.layers.LSTM(units, unroll=True, name=name, **options),
+    "gru": lambda units, name, **options: keras.layers.GRU(units, unroll=True, name=name, **options),
 }
+
+#: How the recurrent matrix ``W_h`` may start: Keras's default, an orthogonal matrix (every
+#: eigenvalue on the unit circle), or the identity (as in Le, Jaitly and Hinton's IRNN: at the
+#: start the state is carried over unchanged, plus the new row's input).
+RECURRENT_INITIALIZERS = ("orthogonal", "identity")
 
 
 @keras.saving.register_keras_serializable(package="rnn_helpers")
@@ -108,6 +115,7 @@ def RNN(  # noqa: N802 (the original tutorial's name)
     n_classes: int = 10,
     seed: int | None = None,
     cell: str = "rnn",
+    recurrent_initializer: str = "orthogonal",
 ) -> keras.Model:
     """Build the tutorial's vanilla RNN classifier (or the same network with a gated cell).
 
@@ -125,6 +133,9 @@ def RNN(  # noqa: N802 (the original tutorial's name)
         cell: ``"rnn"`` (default: the vanilla tanh cell), or the gated ``"lstm"`` or
             ``"gru"`` with the same number of units, the same output layer, trained the
             same way. The recurrent layer is named ``"rnn"`` in every case.
+        recurrent_initializer: how the recurrent matrix starts, one of
+            :data:`RECURRENT_INITIALIZERS` (``"orthogonal"``, Keras's default, or
+            ``"identity"``).
 
     Returns:
         A ``keras.Model`` from images ``(batch, timesteps, num_input)`` to
@@ -132,8 +143,14 @@ def RNN(  # noqa: N802 (the original tutorial's name)
     """
     if cell not in CELLS:
         raise ValueError(f"cell={cell!r}: choose one of {', '.join(map(repr, CELLS))}.")
+    if recurrent_initializer not in RECURRENT_INITIALIZERS:
+        known = ", ".join(map(repr, RECURRENT_INITIALIZERS))
+        raise ValueError(f"recurrent_initializer={recurrent_initializer!r}: choose one of {known}.")
+    options = (
+        {} if recurrent_initializer == "orthogonal" else {"recurrent_initializer": recurrent_initializer}
+    )
     inputs = keras.Input(shape=(timesteps, num_input), name="X")
-    current_state = CELLS[cell](num_hidden_units, name="rnn")(inputs)
+    current_state = CELLS[cell](num_hidden_units, name="rnn", **options)(inputs)
     logits = OutputLayer(n_classes, seed=seed, name="output")(current_state)
     return keras.Model(inputs, logits, name="vanilla_rnn" if cell == "rnn" else f"{cell}_rnn")
 

@@ -227,6 +227,7 @@ def make_optimizer(
     clip_norm: float | None = None,
     weight_decay: float = 0.0,
     ema_momentum: float | None = None,
+    warmup_steps: int = 0,
 ) -> keras.optimizers.Optimizer:
     """Adam, as in the original, optionally with a learning-rate schedule, gradient clipping,
     weight decay and weight averaging. Notebook 01 builds the first three itself, with the
@@ -247,14 +248,12 @@ def make_optimizer(
             average of the weights, ``average = m * average + (1 - m) * weights`` after
             every step: roughly the last ``1 / (1 - m)`` steps. :func:`train` evaluates with
             it and leaves it in the model at the end (see :func:`averaged_weights`).
+        warmup_steps: if > 0, the rate first rises linearly from 0 to ``learning_rate`` over
+            this many steps (a warm-up), then follows ``lr_schedule`` over the steps left.
     """
     if lr_schedule not in SCHEDULES:
         raise ValueError(f"lr_schedule={lr_schedule!r}: use one of {', '.join(map(repr, SCHEDULES))}.")
-    rate: float | keras.optimizers.schedules.LearningRateSchedule = learning_rate
-    if lr_schedule == "cosine":
-        if not total_steps or total_steps < 1:
-            raise ValueError("lr_schedule='cosine' needs total_steps, the number of steps of the run.")
-        rate = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=total_steps)
+    rate = learning_rate_schedule(learning_rate, lr_schedule, total_steps, warmup_steps)
     options: dict = {"learning_rate": rate, "clipnorm": clip_norm}
     if ema_momentum is not None:
         if not 0.0 < ema_momentum < 1.0:
@@ -267,6 +266,28 @@ def make_optimizer(
     if weight_decay > 0:
         return keras.optimizers.AdamW(weight_decay=weight_decay, **options)
     return keras.optimizers.Adam(**options)
+
+
+def learning_rate_schedule(
+    learning_rate: float, lr_schedule: str, total_steps: int | None, warmup_steps: int = 0
+) -> float | keras.optimizers.schedules.LearningRateSchedule:
+    """The learning rate of :func:`make_optimizer`: a number, or a Keras schedule of the step."""
+    if warmup_steps < 0 or (warmup_steps and (not total_steps or warmup_steps >= total_steps)):
+        raise ValueError(
+            f"warmup_steps={warmup_steps}: it must be >= 0 and fewer than the run's {total_steps} steps."
+        )
+    if lr_schedule == "constant" and not warmup_steps:
+        return learning_rate
+    if not total_steps or total_steps < 1:
+        raise ValueError(f"lr_schedule={lr_schedule!r} needs total_steps, the number of steps of the run.")
+    if not warmup_steps:
+        return keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=total_steps)
+    # Keras's warm-up: from initial_learning_rate (0) up to warmup_target, then the cosine
+    # from there down to alpha times it (alpha = 1: it stays there, the constant rate)
+    return keras.optimizers.schedules.CosineDecay(
+        0.0, decay_steps=total_steps - warmup_steps, warmup_target=learning_rate, warmup_steps=warmup_steps,
+        alpha=1.0 if lr_schedule == "constant" else 0.0,
+    )  # fmt: skip
 
 
 @contextmanager

@@ -74,3 +74,40 @@ def test_bad_input_is_explained(images, max_shift, message):
     with pytest.raises(ValueError) as info:
         random_shift(images, max_shift, np.random.default_rng(0))
     assert message in str(info.value)
+
+
+def test_random_affine_rotates_and_rescales_about_the_centre():
+    from rnn_helpers.augmentation import random_affine
+
+    rng = np.random.default_rng(0)
+    images = np.zeros((3, 28, 28), np.float32)
+    images[:, 6:22, 13:15] = 1.0  # an upright bar through the centre
+    same = random_affine(images, 0.0, 0.0, rng)
+    np.testing.assert_array_equal(same, images)  # no rotation, no rescaling: the images themselves
+    moved = random_affine(images, 30.0, 0.2, rng)
+    assert moved.shape == images.shape and moved.dtype == np.float32 and not np.array_equal(moved, images)
+    rows, cols = np.indices((28, 28))
+    for before, after in zip(images, moved, strict=True):
+        centre = [(before * grid).sum() / before.sum() for grid in (rows, cols)]
+        moved_centre = [(after * grid).sum() / after.sum() for grid in (rows, cols)]
+        np.testing.assert_allclose(moved_centre, centre, atol=0.6)  # about the centre
+        assert 0.6 < after.sum() / before.sum() < 1.5  # the ink scales with the area: (1 +- 0.2) ** 2
+    tilted = moved[0][6:22].argmax(axis=1)  # where the bar sits in each row
+    assert tilted.max() - tilted.min() >= 1 or moved[1][6:22].argmax(1).ptp() >= 1, "rotated"
+    assert np.array_equal(random_affine(images, 30.0, 0.2, np.random.default_rng(5)),
+                          random_affine(images, 30.0, 0.2, np.random.default_rng(5)))  # fmt: skip
+    with pytest.raises(ValueError, match="square images"):
+        random_affine(images.reshape(3, 28 * 28), 10, 0, rng)
+    with pytest.raises(ValueError, match="rotation = 90 must be 0 to 45 degrees"):
+        random_affine(images, 90, 0, rng)
+
+
+def test_make_augment_combines_what_is_asked_for():
+    from rnn_helpers.augmentation import make_augment
+
+    assert make_augment() is None and make_augment(0, 0.0, 0.0) is None
+    images = np.random.default_rng(1).random((4, 28, 28), dtype=np.float32)
+    shifted = make_augment(shift=1)(images, np.random.default_rng(2))
+    assert set(np.unique(np.round(shifted, 6))) <= set(np.unique(np.round(images, 6))) | {0.0}  # whole pixels
+    rotated = make_augment(rotation=10.0)(images, np.random.default_rng(2))
+    assert not np.array_equal(rotated, images) and rotated.shape == images.shape

@@ -437,3 +437,48 @@ def test_label_smoothing_trains_on_soft_targets(fast):
     # the loss against smoothed targets has a floor: the entropy of (0.85, 0.05, 0.05, 0.05) = 0.59
     assert min(results[0.2].train_loss) > 0.59 > results[0.0].train_loss[-1]
     assert results[0.2].train_accuracy[-1] > 0.5 and results[0.2].val_accuracy[-1] > 0.5
+
+
+def test_the_recurrent_matrix_can_start_as_the_identity():
+    identity = RNN(num_hidden_units=6, seed=0, recurrent_initializer="identity")
+    np.testing.assert_array_equal(identity.get_layer("rnn").cell.recurrent_kernel.numpy(), np.eye(6))
+    orthogonal = RNN(num_hidden_units=6, seed=0).get_layer("rnn").cell.recurrent_kernel.numpy()
+    np.testing.assert_allclose(orthogonal @ orthogonal.T, np.eye(6), atol=1e-5)
+    assert not np.allclose(orthogonal, np.eye(6))
+    with pytest.raises(
+        ValueError, match="recurrent_initializer='zeros': choose one of 'orthogonal', 'identity'"
+    ):
+        RNN(num_hidden_units=6, recurrent_initializer="zeros")
+
+
+@pytest.mark.parametrize("lr_schedule", ["cosine", "constant"])
+def test_a_warm_up_rises_from_zero_then_follows_the_schedule(lr_schedule):
+    from rnn_helpers.training import make_optimizer
+
+    optimizer = make_optimizer(0.002, lr_schedule=lr_schedule, total_steps=100, warmup_steps=10)
+    schedule = optimizer._learning_rate if hasattr(optimizer, "_learning_rate") else optimizer.learning_rate
+    rates = [float(schedule(step)) for step in (0, 5, 10, 55, 100)]
+    assert rates[0] == pytest.approx(0.0, abs=1e-9) and rates[1] == pytest.approx(0.001, rel=1e-4)
+    assert rates[2] == pytest.approx(0.002, rel=1e-4)
+    if lr_schedule == "cosine":
+        assert rates[3] == pytest.approx(0.001, rel=1e-3) and rates[4] == pytest.approx(0.0, abs=1e-8)
+    else:
+        assert rates[3] == pytest.approx(0.002, rel=1e-4) and rates[4] == pytest.approx(0.002, rel=1e-4)
+    with pytest.raises(
+        ValueError, match="warmup_steps=100: it must be >= 0 and fewer than the run's 100 steps"
+    ):
+        make_optimizer(0.002, lr_schedule="cosine", total_steps=100, warmup_steps=100)
+
+
+def test_standardize_centres_the_inputs_with_the_training_statistics():
+    from rnn_helpers.loading import standardize
+
+    rng = np.random.default_rng(0)
+    x_train, x_test = (
+        rng.random((200, 28, 28), dtype=np.float32) * 0.5,
+        rng.random((50, 28, 28), dtype=np.float32),
+    )
+    train_std, test_std = standardize(x_train, x_test)
+    assert abs(train_std.mean()) < 1e-5 and train_std.std() == pytest.approx(1.0, rel=1e-4)
+    np.testing.assert_allclose(test_std, (x_test - x_train.mean()) / x_train.std(), rtol=1e-5, atol=1e-5)
+    assert train_std.dtype == test_std.dtype == np.float32

@@ -76,11 +76,21 @@ def test_defaults_are_the_original_hyperparameters():
         ("label_smoothing", -0.1, "label_smoothing = -0.1"),
         ("dataset", "cifar10", "dataset = 'cifar10': unknown; choose one of 'mnist', 'fashion_mnist'"),
         ("n_train", 0, "n_train = 0"),
+        ("augment_rotation", 60, "augment_rotation = 60: it must be a number from 0 to 45"),
+        ("augment_scale", 1.5, "augment_scale = 1.5: it must be a number >= 0 and < 1"),
+        ("warmup_epochs", -1, "warmup_epochs = -1: it must be a number >= 0"),
+        ("warmup_epochs", 10, "warmup_epochs = 10 is not below epochs = 10"),
+        (
+            "recurrent_init",
+            "zeros",
+            "recurrent_init = 'zeros': unknown; choose one of 'orthogonal', 'identity'",
+        ),
+        ("normalize_inputs", "yes", "normalize_inputs = 'yes': it must be True or False"),
         ("data_dir", 5, "data_dir = 5: it must be a folder path"),
     ],
 )
 def test_bad_values_are_named(name, value, message):
-    params = dict(DEFAULTS, **{name: value})
+    params = dict(declared_defaults("experiment"), **{name: value})
     with pytest.raises(ParameterError) as info:
         check_parameters(**params)
     assert message in str(info.value)

@@ -129,6 +129,15 @@ def non_negative_number(hint: str) -> Callable[[str, Any], float]:
     return check
 
 
+def bounded_number(low: float, high: float, hint: str) -> Callable[[str, Any], float]:
+    def check(name: str, value: Any) -> float:
+        if not _finite_number(value) or not low <= value <= high:
+            raise ParameterError(f"{name} = {value!r}: it must be a number from {low} to {high} ({hint}).")
+        return float(value)
+
+    return check
+
+
 def flag(name: str, value: Any) -> bool:
     if isinstance(value, bool):
         return value
@@ -264,6 +273,41 @@ PARAMETERS: dict[str, Parameter] = {
             fraction(True, "0 switches it off; 0.1 is usual"),
         ),
         Parameter(
+            "augment_rotation",
+            0.0,
+            "number from 0 to 45",
+            "rotate each training image by up to this many degrees, anew each epoch; 0: off",
+            bounded_number(0, 45, "degrees; 0 switches it off, 10 is small"),
+        ),
+        Parameter(
+            "augment_scale",
+            0.0,
+            "number >= 0 and < 1",
+            "rescale each training image by up to this fraction (0.1: 90% to 110%), anew each epoch; 0: off",
+            fraction(True, "0 switches it off; 0.1 is small"),
+        ),
+        Parameter(
+            "warmup_epochs",
+            0.0,
+            "number >= 0 and below epochs",
+            "raise the learning rate linearly from 0 over this many epochs first; 0: no warm-up",
+            non_negative_number("0 switches it off; 1 is usual"),
+        ),
+        Parameter(
+            "recurrent_init",
+            "orthogonal",
+            "'orthogonal', 'identity'",
+            "how the recurrent matrix W_h starts: Keras's orthogonal default, or the identity (IRNN)",
+            choice(lambda: ["orthogonal", "identity"]),
+        ),
+        Parameter(
+            "normalize_inputs",
+            False,
+            "True, False",
+            "True: centre the pixels on 0 with unit spread (the training images' mean and std)",
+            flag,
+        ),
+        Parameter(
             "seed",
             42,
             "whole number >= 0",
@@ -330,7 +374,10 @@ LESSON = [
 ]  # fmt: skip
 
 #: What the experiment notebook adds to them: the levers the sweeps turn.
-EXPERIMENT_LEVERS = ["cell", "fast", "augment_shift", "weight_decay", "ema_momentum", "label_smoothing"]
+EXPERIMENT_LEVERS = [
+    "cell", "fast", "augment_shift", "augment_rotation", "augment_scale", "weight_decay", "ema_momentum",
+    "label_smoothing", "warmup_epochs", "recurrent_init", "normalize_inputs",
+]  # fmt: skip
 
 #: The parameters each notebook takes, and the defaults where it differs from notebook 01.
 NOTEBOOKS: dict[str, dict[str, Any]] = {
@@ -440,6 +487,12 @@ def check_parameters(**params: Any) -> dict[str, Any]:
         raise ParameterError(
             f"batch_size = {batch_size} is larger than the training set ({n_train or available} examples): "
             f"use a batch_size of at most {n_train or available}."
+        )
+    warmup, epochs = out.get("warmup_epochs"), out.get("epochs")
+    if warmup and epochs is not None and warmup >= epochs:
+        raise ParameterError(
+            f"warmup_epochs = {warmup:g} is not below epochs = {epochs}: the warm-up must leave epochs "
+            "to train at the full rate."
         )
     if n_train is not None and n_train > available:
         raise ParameterError(

@@ -116,7 +116,8 @@ def markdown_table(rows: Sequence[Mapping[str, Any]], columns: Mapping[str, str]
 #: The parameters that describe how a model was trained (recorded with it in metrics.json).
 TRAINING_PARAMETERS = (
     "learning_rate", "epochs", "batch_size", "num_hidden_units", "cell", "lr_schedule", "clip_norm",
-    "augment_shift", "weight_decay", "ema_momentum", "label_smoothing", "seed", "dataset", "n_train",
+    "augment_shift", "augment_rotation", "augment_scale", "weight_decay", "ema_momentum", "label_smoothing",
+    "warmup_epochs", "recurrent_init", "normalize_inputs", "fast", "seed", "dataset", "n_train",
 )  # fmt: skip
 
 

@@ -22,26 +22,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import tempfile
 import time
 from pathlib import Path
 
+from rnn_helpers.runs import records
 from rnn_helpers.runs.cluster import local_client
 from rnn_helpers.runs.sweep import run_sweep
 
 EXPERIMENT = Path(__file__).resolve().parents[1] / "sweeps" / "experiment.ipynb"
-
-
-def cpu_model() -> str:
-    """The CPU's model name from /proc/cpuinfo (Linux), else what :mod:`platform` says."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def load() -> list[float]:
@@ -90,7 +79,7 @@ def main() -> None:
         for seed in range(1, args.runs + 1)
     ]
     report: dict = {
-        "machine": {"cpu": cpu_model(), "cores": os.cpu_count(), "load_before": load()},
+        "machine": {"cpu": records.cpu_model(), "cores": os.cpu_count(), "load_before": load()},
         "grid": {"runs": args.runs, "epochs": args.epochs, "n_train": args.n_train, "fast": args.fast},
     }
     alone, spread, sequential, clustered = sweep_twice(sets, args.workers, args.kernel)

@@ -36,10 +36,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -52,24 +49,12 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from rnn_helpers.runs import records  # noqa: E402
+
 #: The two ways, in the order of the first timed round.
 ARMS = ("with_logs", "without_logs")
 #: What an epoch is timed by: wall-clock seconds, and this process's CPU seconds.
 CLOCKS = ("wall", "cpu")
-
-
-def cpu_model() -> str:
-    """The CPU's model name as ``lscpu`` gives it, else what :mod:`platform` says."""
-    lscpu = shutil.which("lscpu")
-    if lscpu:
-        try:
-            listing = subprocess.run([lscpu], capture_output=True, text=True, timeout=10).stdout
-        except (OSError, subprocess.SubprocessError):
-            listing = ""
-        for line in listing.splitlines():
-            if line.strip().startswith("Model name:"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine()
 
 
 def load_average() -> list[float]:
@@ -266,7 +251,7 @@ def main() -> None:
 
     from rnn_helpers.runs.startup import start_tensorflow, usable_cores
 
-    machine = {"cpu": cpu_model(), "cores": usable_cores(), "tensorflow": start_tensorflow(),
+    machine = {"cpu": records.cpu_model(), "cores": usable_cores(), "tensorflow": start_tensorflow(),
                "load_before": load_average()}  # fmt: skip
     data = load_mnist(args.n_train)
     config = {"epochs": args.epochs, "units": args.units, "batch_size": args.batch_size,

@@ -72,7 +72,6 @@ import os
 import platform
 import resource
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -612,30 +611,13 @@ def torch_version() -> str | None:
     return torch.__version__
 
 
-def cpu_model() -> str:
-    """The CPU's model name: from /proc/cpuinfo, else from ``lscpu``, else what :mod:`platform` says."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    try:
-        listing = subprocess.run(["lscpu"], capture_output=True, text=True, timeout=10).stdout
-        for line in listing.splitlines():
-            if line.strip().startswith("Model name:"):
-                return line.split(":", 1)[1].strip()
-    except (OSError, subprocess.SubprocessError):
-        pass
-    return platform.processor() or platform.machine()
-
-
 def machine(found: Measurements, with_torch: bool) -> dict:
     """The machine the comparison ran on, for the report and the JSON."""
+    from rnn_helpers.runs import records
     from rnn_helpers.runs.startup import usable_cores
 
     return {
-        "processor": cpu_model(),
+        "processor": records.cpu_model(),
         "cpu_count": os.cpu_count(),
         "usable_cores": usable_cores(),
         "platform": platform.platform(terse=True),

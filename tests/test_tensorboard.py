@@ -38,7 +38,7 @@ from test_browser import (  # noqa: F401
     screenshot_on_failure,
 )
 
-from rnn_helpers.runs import hparams
+from rnn_helpers.runs import hparams, records
 from rnn_helpers.training import History, TrainingDiverged, TrainingNotLearning, make_optimizer, train
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -247,7 +247,7 @@ def test_the_overhead_benchmark_trains_both_ways_alike(tmp_path, capsys):
     assert [step for step, _ in written] == [1, 2, 3]  # the warm-up epoch, then the two timed ones
     assert sorted(p.name for p in (tmp_path / "logs").iterdir()) == ["train", "validation"]
     assert result["bookkeeping_ms"]["with_logs"] > 0
-    machine = {"cpu": benchmark.cpu_model(), "cores": 2, "tensorflow": "TensorFlow", "load_before": [],
+    machine = {"cpu": records.cpu_model(), "cores": 2, "tensorflow": "TensorFlow", "load_before": [],
                "load_after": []}  # fmt: skip
     measured = benchmark.report(result, {**config, "n_train": 200, "control": False}, machine)
     assert measured["wall"]["ratio"] > 0 and measured["same_val_accuracy"] is True

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from rnn_helpers.model import RNN
+from rnn_helpers.runs import records
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -159,7 +160,7 @@ def test_the_methods_and_the_report(train_speed, monkeypatch):
               "gflop_per_epoch": flops / 1e9, "reference": "plain"}  # fmt: skip
     results = {"config": config, "machine": train_speed.machine(found, False), "methods": entries}
     text = train_speed.report(results)
-    assert train_speed.cpu_model() in text
+    assert records.cpu_model() in text
     assert "relative to the reference, (a) notebook 01: train_step, unroll=True" in text
     for label in methods.values():
         assert label in text

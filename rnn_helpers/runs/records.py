@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import subprocess
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -39,6 +40,31 @@ def display_path(path: str | os.PathLike[str]) -> str:
     return str(path)
 
 
+def cpu_model() -> str:
+    """The CPU's model name: from /proc/cpuinfo, else from ``lscpu``, else what :mod:`platform` says."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    try:
+        listing = subprocess.run(["lscpu"], capture_output=True, text=True, timeout=10).stdout
+        for line in listing.splitlines():
+            if line.strip().startswith("Model name:"):
+                return line.split(":", 1)[1].strip()
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return platform.processor() or platform.machine()
+
+
+def machine() -> dict[str, str | int]:
+    """The machine a result was measured on: its CPU, how many cores this process may use, the system."""
+    from .startup import usable_cores
+
+    return {"cpu": cpu_model(), "cores": usable_cores(), "platform": platform.platform(terse=True)}
+
+
 def versions() -> dict[str, str]:
     """Versions of Python and the main libraries, for the record in metrics.json."""
     import keras
@@ -53,6 +79,7 @@ def versions() -> dict[str, str]:
         "numpy": numpy.__version__,
         "matplotlib": matplotlib.__version__,
         "platform": platform.platform(terse=True),
+        "cpu": cpu_model(),
     }
 
 

@@ -43,7 +43,6 @@ import io
 import itertools
 import json
 import os
-import platform
 import re
 import statistics
 import sys
@@ -57,7 +56,7 @@ from . import hparams
 from .execute import execute_run
 from .folders import OutputDirError, acquire_lock, store_files
 from .parameters import PARAMETERS, ParameterError, declared_defaults, parameters_cell
-from .records import format_value, read_json, write_json
+from .records import format_value, machine, read_json, write_json
 
 COLUMNS = ("status", "test_accuracy", "val_accuracy", "parameter_count", "seconds_per_epoch", "error")
 
@@ -265,7 +264,7 @@ class Sweep:
         write_table(self.rows, self.root / "results.csv")
         write_json(self.root / "results.json", {
             "notebook": self.notebook.name,
-            "machine": {"processor": platform.machine(), "cpu_count": os.cpu_count()},
+            "machine": machine(),
             "runs": [{**row, "history": history} for row, history in zip(self.rows, histories, strict=True)],
         })  # fmt: skip
         return self.rows

@@ -8,7 +8,8 @@ see but a reader of the source does:
 * ``<!-- docs-test: run; append "-p epochs 1 -p n_train 300" to "papermill" -->``: run, with
   those arguments added to every command line containing ``papermill`` (several ``append``
   clauses may follow each other), so that a long run stays short; ``make run`` lines take
-  them through ``PARAMS``;
+  them through ``PARAMS``; ``replace "epochs=[3]" with "epochs=[1]"`` does the same for
+  Python code;
 * ``<!-- docs-test: skip: <reason> -->``: not run by the tests, and why (conda, a second
   machine, the internet, a command that takes an hour).
 
@@ -36,6 +37,7 @@ PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 LANGUAGES = {"bash": "shell", "sh": "shell", "shell": "shell", "console": "shell", "python": "python"}
 MARKER = re.compile(r"<!--\s*docs-test:\s*(?P<what>run|skip)\s*(?P<rest>.*?)\s*-->")
 APPEND = re.compile(r'append\s+"(?P<arguments>[^"]*)"\s+to\s+"(?P<where>[^"]+)"')
+REPLACE = re.compile(r'replace\s+"(?P<old>[^"]*)"\s+with\s+"(?P<new>[^"]*)"')
 
 
 @dataclass
@@ -96,9 +98,15 @@ def test_every_command_block_says_whether_the_tests_run_it():
 
 
 def shortened(block: Block) -> str:
-    """The block's code with the marker's ``append`` arguments added to the matching lines."""
-    clauses = list(APPEND.finditer(MARKER.search(block.marker)["rest"]))
-    lines = block.code.splitlines()
+    """The block's code with the marker's ``append`` arguments added to the matching lines, and
+    its ``replace`` clauses applied."""
+    rest = MARKER.search(block.marker)["rest"]
+    code = block.code
+    for clause in REPLACE.finditer(rest):
+        assert clause["old"] in code, f"{block.name}: {clause['old']!r} is not in the block"
+        code = code.replace(clause["old"], clause["new"])
+    clauses = list(APPEND.finditer(rest))
+    lines = code.splitlines()
     for clause in clauses:
         where, arguments = clause["where"], clause["arguments"]
         hits = 0

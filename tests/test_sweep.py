@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from test_notebooks import EXPERIMENT, need
 
+from rnn_helpers.runs.parameters import check_parameters, declared_defaults
 from rnn_helpers.runs.sweep import (
     describe,
     expand_spec,
@@ -180,7 +181,9 @@ def test_shipped_sweep_descriptions_are_valid():
         assert (path.parent / spec["notebook"]).is_file(), path
         sets = expand_spec(spec)
         assert len({run_name(s) for s in sets}) == len(sets) > 1, path
-        assert all(str(s.get("dataset", "mnist")) == "mnist" for s in sets)
+        assert all(str(s.get("dataset", "mnist")) in ("mnist", "fashion_mnist") for s in sets)
+        for parameters in sets:  # every value passes the experiment notebook's own checks
+            check_parameters(**{**declared_defaults("experiment"), **parameters})
 
 
 @pytest.mark.slow

@@ -149,7 +149,10 @@ def test_a_repeated_parameter_set_is_refused(tmp_path):
 
 
 def test_load_results_says_how_to_get_them(tmp_path):
-    with pytest.raises(FileNotFoundError, match="No sweep results .*Run the sweep again"):
+    with pytest.raises(
+        FileNotFoundError,
+        match=r"No sweep results .*Run the sweep \(python -m rnn_helpers.runs.sweep SPEC.yaml\) to write it",
+    ):
         load_results(tmp_path)
 
 

@@ -22,10 +22,6 @@ from .parameters import declared_defaults
 from .records import markdown_table, project_root
 from .sweep import load_results
 
-#: Keys of a sweep's row that are not parameters.
-RESULT_KEYS = {"run", "status", "test_accuracy", "val_accuracy", "parameter_count", "seconds_per_epoch",
-               "error", "history"}  # fmt: skip
-
 
 def results_root(folder: str | Path | None = None) -> Path:
     """``folder``, or ``sweeps/results`` of the project when it is None."""
@@ -33,9 +29,10 @@ def results_root(folder: str | Path | None = None) -> Path:
 
 
 def configuration(run: Mapping[str, Any], ignore: Iterable[str] = ("seed",)) -> tuple:
-    """A run's parameters without ``ignore`` (the seed), as a hashable, ordered key."""
+    """A run's parameters (the experiment notebook's, completed with its defaults) without
+    ``ignore`` (the seed), as a hashable, ordered key; other keys of the row are left out."""
     defaults = declared_defaults("experiment")
-    values = {**defaults, **{k: v for k, v in run.items() if k not in RESULT_KEYS}}
+    values = {**defaults, **{k: v for k, v in run.items() if k in defaults}}
     return tuple((k, values[k]) for k in sorted(values) if k not in ignore and k != "output_dir")
 
 
@@ -43,7 +40,7 @@ def changes(run: Mapping[str, Any], base: Mapping[str, Any] | None = None) -> st
     """What a run changes from ``base`` (default: the experiment notebook's defaults, which are
     notebook 01's), e.g. ``"epochs=30, augment_shift=1"``; ``"none"`` when nothing."""
     base = {**declared_defaults("experiment"), **(base or {})}
-    shown = [f"{key}={run[key]}" for key in base if key in run and key != "seed" and run[key] != base[key]]
+    shown = [f"{key}={value}" for key, value in run.items() if key != "seed" and value != base.get(key)]
     return ", ".join(shown) or "none"
 
 
@@ -108,28 +105,22 @@ STAGES_1_2 = (
     {"lr_schedule": "constant", "clip_norm": None}, {}, {"fast": True}, {"fast": True, "epochs": 30},
     {"fast": True, "epochs": 30, "learning_rate": 0.0015}, BASE,
 )  # fmt: skip
+#: Stage 3's levers, each a change from :data:`BASE`, in their order (sweeps/tuning.yaml).
+STAGE_3 = (
+    {"augment_shift": 2}, {"augment_rotation": 10, "augment_scale": 0.1}, {"ema_momentum": 0.999},
+    {"label_smoothing": 0.1}, {"weight_decay": 0.01}, {"warmup_epochs": 1}, {"recurrent_init": "identity"},
+    {"normalize_inputs": True}, {"clip_norm": None}, {"lr_schedule": "constant"}, {"batch_size": 50},
+    {"batch_size": 200}, {"learning_rate": 0.003}, {"learning_rate": 0.001},
+)  # fmt: skip
 #: The cell of each label, as notebook 03 names them.
 CELL_NAMES = {"rnn": "vanilla RNN", "gru": "GRU", "lstm": "LSTM"}
 
 
 def parameters_of(run: Mapping[str, Any]) -> dict[str, Any]:
-    """The parameters a sweep set for a run (its row without the results)."""
-    return {k: v for k, v in run.items() if k not in RESULT_KEYS}
-
-
-def differences(run: Mapping[str, Any], base: Mapping[str, Any]) -> list[str]:
-    """The parameters (seed aside) whose value in ``run`` differs from ``base``'s, both
-    completed with the experiment notebook's defaults."""
-    defaults = declared_defaults("experiment")
-    ours, theirs = {**defaults, **parameters_of(run)}, {**defaults, **base}
-    return [key for key in defaults if key != "seed" and ours[key] != theirs[key]]
-
-
-def is_base_lever(run: Mapping[str, Any]) -> bool:
-    """A seed-42 run that changes exactly one thing from :data:`BASE` (stage 3)."""
-    return (
-        run.get("seed", 42) == 42 and len(differences(run, BASE)) == 1 and run.get("epochs") == BASE["epochs"]
-    )
+    """The parameters a sweep set for a run: its row's keys that are the experiment notebook's
+    parameters (not its results, nor keys a table added)."""
+    names = declared_defaults("experiment")
+    return {k: v for k, v in run.items() if k in names}
 
 
 def cells_rows(cells: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -143,21 +134,24 @@ def stage_rows(tuning: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
     return [find(tuning, **parameters) for parameters in STAGES_1_2]
 
 
+#: The seeds of the base that stage 3's rule measures the spread over.
+BASE_SEEDS = (42, 1, 2)
+
+
 def base_over_seeds(tuning: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """:data:`BASE` over its seeds (stage 3's first rows)."""
-    key = configuration(BASE)
-    return next(group for group in over_seeds(tuning) if configuration(group["runs"][0]) == key)
+    """:data:`BASE` over the seeds :data:`BASE_SEEDS` (stage 3's first rows)."""
+    return over_seeds([find(tuning, **BASE, seed=seed) for seed in BASE_SEEDS])[0]
 
 
 def lever_rows(tuning: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Stage 3: one row per lever (seed 42), best validation first, with its difference from
-    the base's seed-42 validation accuracy."""
+    """Stage 3: one row per lever of :data:`STAGE_3` (seed 42), best validation first, with its
+    difference from the base's seed-42 validation accuracy."""
     base = find(tuning, **BASE)
     rows = []
-    for run in tuning:
-        if run.get("status") != "failed" and is_base_lever(run):
-            difference = run["val_accuracy"] - base["val_accuracy"]
-            rows.append({**run, "lever": changes(parameters_of(run), BASE), "difference": difference})
+    for change in STAGE_3:
+        run = find(tuning, **{**BASE, **change})
+        lever = ", ".join(f"{key}={value}" for key, value in change.items())
+        rows.append({**run, "lever": lever, "difference": run["val_accuracy"] - base["val_accuracy"]})
     return sorted(rows, key=lambda row: -row["val_accuracy"])
 
 
@@ -178,47 +172,104 @@ def stages_table(root: Path) -> str:
     """Stages 1 and 2 of the tuning sweep: from the original's training to the stage-3 base."""
     tuning = load_results(root / "tuning")
     rows = [{**run, "training": changes(parameters_of(run))} for run in stage_rows(tuning)]
-    columns = {"training": "changes from notebook 01's training", "seconds_per_epoch": "s / epoch",
-               "val_accuracy": "validation", "test_accuracy": "test"}  # fmt: skip
+    columns = {"training": "changes from notebook 01's training", "val_accuracy": "validation",
+               "test_accuracy": "test"}  # fmt: skip
     return markdown_table(rows, columns)
+
+
+def rule_margin(tuning: Sequence[Mapping[str, Any]]) -> float:
+    """How much a lever must beat the base's seed-42 validation accuracy by to count as
+    helping: half the range of the base's validation accuracies over its seeds."""
+    base = base_over_seeds(tuning)
+    return (base["val_accuracy_max"] - base["val_accuracy_min"]) / 2
+
+
+def helps(difference: float, margin: float) -> bool:
+    """Whether a lever's difference beats the margin, both in points as the table shows them
+    (two decimals), so that the rule decides on the numbers on the page."""
+    return round(difference * 100, 2) > round(margin * 100, 2)
 
 
 @table("levers")
 def levers_table(root: Path) -> str:
-    """Stage 3: one lever at a time from the base, with the base's spread over seeds first."""
+    """Stage 3: one lever at a time from the base, with the base's spread over seeds first,
+    and whether each lever passes the rule of sweeps/tuning.yaml."""
     tuning = load_results(root / "tuning")
-    base = base_over_seeds(tuning)
+    base, margin = base_over_seeds(tuning), rule_margin(tuning)
     seeds = ", ".join(map(str, base["seeds"]))
     rows = [{"lever": f"none: the base, over seeds {seeds}", "validation": spread(base, "val_accuracy"),
-             "test": spread(base, "test_accuracy"), "difference": "–"}]  # fmt: skip
+             "test": spread(base, "test_accuracy"), "difference": "–", "helps": "–"}]  # fmt: skip
     for row in lever_rows(tuning):
-        difference = signed_points(row["difference"])
         rows.append({"lever": row["lever"], "validation": percent(row["val_accuracy"]),
-                     "test": percent(row["test_accuracy"]), "difference": difference})  # fmt: skip
+                     "difference": signed_points(row["difference"]),
+                     "helps": "yes" if helps(row["difference"], margin) else "no",
+                     "test": percent(row["test_accuracy"])})  # fmt: skip
     columns = {"lever": "one change from the base (seed 42)", "validation": "validation",
-               "difference": "validation − the base's, seed 42 (points)", "test": "test"}  # fmt: skip
+               "difference": "validation − the base's, seed 42 (points)",
+               "helps": f"helps (more than +{margin * 100:.2f})", "test": "test"}  # fmt: skip
     return markdown_table(rows, columns)
 
 
+#: Stage 5 repeats the best stage-4 configuration that trains within this many seconds.
+TIME_LIMIT = 5 * 60
+
+
+def training_seconds(run: Mapping[str, Any]) -> float:
+    """How long a run took to train: its epochs times its seconds per epoch (validation included)."""
+    return run.get("epochs", declared_defaults("experiment")["epochs"]) * run["seconds_per_epoch"]
+
+
+def stage_5_choice(tuning: Sequence[Mapping[str, Any]]) -> Mapping[str, Any]:
+    """The rule of sweeps/tuning.yaml: of stage 4's runs and the 30-epoch runs they extend
+    (:func:`longer_rows`), the one with the highest validation accuracy among those that train
+    within :data:`TIME_LIMIT` seconds."""
+    quick = [run for run in longer_rows(tuning) if training_seconds(run) <= TIME_LIMIT]
+    if not quick:
+        raise LookupError(
+            f"no stage-4 run trains within {TIME_LIMIT} s: the results are not the expected ones"
+        )
+    return max(quick, key=lambda run: run["val_accuracy"])
+
+
 def final_group(tuning: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """Stage 5: the configuration trained longest with the most seeds, over its seeds."""
-    return max(over_seeds(tuning), key=lambda g: (len(g["seeds"]), g["runs"][0].get("epochs", 10)))
+    """Stage 5: :func:`stage_5_choice`'s configuration over its seeds (42 and 1 to 4)."""
+    key = configuration(stage_5_choice(tuning))
+    group = next(group for group in over_seeds(tuning) if configuration(group["runs"][0]) == key)
+    if sorted(group["seeds"]) != [1, 2, 3, 4, 42]:
+        raise LookupError(
+            f"stage 5 is {changes(parameters_of(group['runs'][0]))} over seeds 42 and 1 to 4, but the "
+            f"results have seeds {group['seeds']}: add its runs to sweeps/tuning.yaml and run the sweep"
+        )
+    return group
 
 
 def longer_rows(tuning: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Stage 4: the seed-42 runs longer than the base's 30 epochs, shortest first."""
+    """Stage 4 with the 30-epoch runs it extends: the base's seed-42 run, the seed-42 run of
+    every stage-3 lever that helped, and the seed-42 runs longer than 30 epochs; grouped by
+    configuration (the base first), shortest first within each."""
+    margin = rule_margin(tuning)
+    helped = [row for row in lever_rows(tuning) if helps(row["difference"], margin)]
     longer = [run for run in tuning if run.get("status") != "failed" and run.get("seed", 42) == 42
               and run.get("epochs", 10) > BASE["epochs"]]  # fmt: skip
-    rows = [{**run, "training": changes(parameters_of(run), BASE)} for run in longer]
-    return sorted(rows, key=lambda row: row["epochs"])
+    rows = [{**find(tuning, **BASE), "training": f"none: the base ({BASE['epochs']} epochs)"}]
+    rows += [{**run, "training": changes(parameters_of(run), BASE)} for run in [*helped, *longer]]
+
+    def order(row: Mapping[str, Any]) -> tuple:
+        lever = changes({k: v for k, v in parameters_of(row).items() if k != "epochs"}, BASE)
+        return (lever != "none", lever, row.get("epochs", 10))
+
+    return sorted(rows, key=order)
 
 
 @table("longer")
 def longer_table(root: Path) -> str:
-    """Stage 4: the levers that helped, trained longer (seed 42)."""
+    """Stage 4: the base and the levers that helped, at 30 epochs and trained longer (seed 42)."""
+    longer = longer_rows(load_results(root / "tuning"))
+    rows = [{**row, "minutes": f"{training_seconds(row) / 60:.1f}"} for row in longer]
     columns = {"training": "changes from the base (seed 42)", "seconds_per_epoch": "s / epoch",
-               "val_accuracy": "validation", "test_accuracy": "test"}  # fmt: skip
-    return markdown_table(longer_rows(load_results(root / "tuning")), columns)
+               "minutes": "minutes to train", "val_accuracy": "validation",
+               "test_accuracy": "test"}  # fmt: skip
+    return markdown_table(rows, columns)
 
 
 @table("seeds")
@@ -238,7 +289,9 @@ def readme_table(root: Path) -> str:
     """The README's results: the lesson's runs, the tuned RNN, the gated cells, Fashion-MNIST."""
     cells, tuning = load_results(root / "cells"), load_results(root / "tuning")
     final = final_group(tuning)
-    recipe = changes(parameters_of(final["runs"][0]))
+    recipe = " ".join(
+        f"-p {key} {value}" for key, value in parameters_of(final["runs"][0]).items() if key != "seed"
+    )
     test = lambda **parameters: percent(find(cells, **parameters)["test_accuracy"])  # noqa: E731
     seeds = ", ".join(map(str, final["seeds"]))
     rows = [
@@ -247,7 +300,7 @@ def readme_table(root: Path) -> str:
          percent(find(tuning, lr_schedule="constant", clip_norm=None)["test_accuracy"]), "tuning sweep"),
         ("**notebook 01's defaults**: the same with a cosine learning-rate schedule and gradient clipping, "
          "seed 42", f"**{test(cell='rnn')}**", "notebook 01, cells sweep"),
-        (f"the same vanilla RNN, tuned on validation ({recipe}), mean of seeds {seeds}",
+        (f"the same vanilla RNN, trained as chosen on validation (`{recipe}`), mean of seeds {seeds}",
          spread(final, "test_accuracy"), "tuning sweep"),
         ("GRU / LSTM instead of the vanilla cell, notebook 01's defaults, seed 42",
          f"{test(cell='gru')} / {test(cell='lstm')}", "cells sweep"),

@@ -388,7 +388,7 @@ def load_results(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
     path = Path(path)
     if path.is_dir():
         path = path / "results.json"
-    fix = "Run the sweep again to rewrite it (python -m rnn_helpers.runs.sweep ...)."
+    fix = "Run the sweep (python -m rnn_helpers.runs.sweep SPEC.yaml) to write it, or name its folder."
     data = read_json(path, "sweep results (results.json)", fix)
     runs = data.get("runs") if isinstance(data, dict) else None
     if not isinstance(runs, list) or not all(isinstance(run, dict) and "run" in run for run in runs):

@@ -197,6 +197,7 @@ def prepare_notebooks(folder: Path, output_root: Path) -> list[Path]:
 
     folder.mkdir(parents=True)
     shutil.copytree(ROOT / "sweeps" / "results", folder.parent / "sweeps" / "results")
+    shutil.copy(ROOT / "pyproject.toml", folder.parent)  # a project folder, as a checkout is
     prepared = []
     for notebook in NOTEBOOKS:
         declared = inspect_notebook(str(notebook))

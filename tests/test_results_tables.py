@@ -121,3 +121,13 @@ def test_a_stage_5_not_yet_run_is_named(tmp_path):
     )
     with pytest.raises(LookupError, match=r"epochs=100.*seeds \[42\]: add its runs to sweeps/tuning.yaml"):
         report.final_group(tuning)
+
+
+def test_the_results_are_found_from_inside_and_outside_the_project(tmp_path, monkeypatch):
+    """From the project's notebooks/ folder and from a folder outside any project (a notebook
+    opened elsewhere), the default is this project's sweeps/results; a folder given is used."""
+    monkeypatch.chdir(ROOT / "notebooks")
+    assert report.results_root() == ROOT / "sweeps" / "results"
+    monkeypatch.chdir(tmp_path)
+    assert report.results_root() == ROOT / "sweeps" / "results"
+    assert report.results_root(tmp_path / "mine") == tmp_path / "mine"

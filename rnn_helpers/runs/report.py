@@ -24,8 +24,11 @@ from .sweep import load_results
 
 
 def results_root(folder: str | Path | None = None) -> Path:
-    """``folder``, or ``sweeps/results`` of the project when it is None."""
-    return Path(folder) if folder is not None else (project_root() or Path.cwd()) / "sweeps" / "results"
+    """``folder``, or when it is None ``sweeps/results`` of the project: the one holding the
+    current folder, else the one this package was installed from, else the current folder."""
+    if folder is not None:
+        return Path(folder)
+    return (project_root() or project_root(Path(__file__).parent) or Path.cwd()) / "sweeps" / "results"
 
 
 def configuration(run: Mapping[str, Any], ignore: Iterable[str] = ("seed",)) -> tuple:

@@ -320,6 +320,10 @@ def test_the_experiments_levers_reach_the_run(tmp_path):
         weight_decay=1e-4,
         ema_momentum=0.9,
         label_smoothing=0.1,
+        augment_rotation=5.0,
+        augment_scale=0.05,
+        warmup_epochs=0.5,
+        normalize_inputs=True,
         fast=True,
         cell="gru",
         output_dir=str(out),
@@ -327,7 +331,8 @@ def test_the_experiments_levers_reach_the_run(tmp_path):
     metrics = json.loads((out / "metrics.json").read_text())
     recorded = {k: metrics["parameters"][k] for k in EXPERIMENT_LEVERS}
     levers = {"cell": "gru", "fast": True, "augment_shift": 1, "weight_decay": 1e-4, "ema_momentum": 0.9}
-    assert recorded == {**levers, "label_smoothing": 0.1}
+    levers |= {"augment_rotation": 5.0, "augment_scale": 0.05, "warmup_epochs": 0.5, "normalize_inputs": True}
+    assert recorded == {**levers, "label_smoothing": 0.1, "recurrent_init": "orthogonal"}  # its default
     assert 0.3 < metrics["test"]["accuracy"] <= 1.0
     assert metrics["parameter_count"] == 3 * (28 * 32 + 32 * 32 + 2 * 32) + 32 * 10 + 10  # a GRU's
     assert "gru_rnn" in executed.read_text() and "fast training step" in executed.read_text()
@@ -357,7 +362,7 @@ def test_nb03_quick_run_shows_the_sweeps_results(tmp_path):
         output_dir=str(out),
         results_dir=str(results),
     )
-    summary = json.loads((out / "comparison.json").read_text())
+    summary = json.loads((out / "metrics.json").read_text())
     short = summary["short_run"]
     assert [r["cell"] for r in short] == ["vanilla RNN", "GRU", "LSTM"]
     assert short[0]["parameter_count"] < short[1]["parameter_count"] < short[2]["parameter_count"]
@@ -385,4 +390,4 @@ def test_nb03_bad_parameters_fail_clearly(tmp_path, parameters, error, message):
     with pytest.raises(papermill.PapermillExecutionError) as info:
         run(NB03, tmp_path, output_dir=str(out), **params)
     assert info.value.ename == error and message in info.value.evalue
-    assert not (out / "comparison.json").exists()
+    assert not (out / "metrics.json").exists()

@@ -208,6 +208,15 @@ def test_unknown_names_come_from_papermills_injected_cell():
         ParameterError, match="Unknown parameter\\(s\\) for 01_vanilla_rnn_mnist: epoch, batch"
     ):
         check_notebook_parameters(namespace, "01_vanilla_rnn_mnist")
+    namespace["In"] = ["# Parameters\nfast = True\naugment_shift = 1\n"]  # levers of the experiment notebook
+    with pytest.raises(
+        ParameterError, match="fast, augment_shift: levers of the experiment notebook"
+    ) as info:
+        check_notebook_parameters(namespace, "01_vanilla_rnn_mnist")
+    assert "papermill sweeps/experiment.ipynb" in str(info.value)
+    with pytest.raises(ParameterError) as info:
+        check_notebook_parameters({**namespace, "In": ["# Parameters\nepoch = 3\n"]}, "01_vanilla_rnn_mnist")
+    assert "experiment" not in str(info.value)  # a misspelt name gets no such hint
     with pytest.raises(ParameterError, match="does not define results_dir"):
         check_notebook_parameters(declared_defaults("02_inside_the_rnn"), "03_cells_and_tuning")
     with pytest.raises(ParameterError, match="learning_rate = 'ten'"):

@@ -576,9 +576,17 @@ def check_notebook_parameters(namespace: Mapping[str, Any], notebook: str) -> di
     given = injected_names(namespace)
     unknown = [name for name in given if name not in names]
     if unknown:
+        levers = [name for name in unknown if name in EXPERIMENT_LEVERS]
+        where = (
+            f" {', '.join(levers)}: {'levers' if len(levers) > 1 else 'a lever'} of the experiment notebook, "
+            "which trains with notebook 01's loop: papermill sweeps/experiment.ipynb OUT.ipynb --cwd sweeps "
+            "-p NAME VALUE (docs/running.md)."
+            if levers and notebook != "experiment"
+            else ""
+        )
         raise ParameterError(
             f"Unknown parameter(s) for {notebook}: {', '.join(unknown)}. "
-            f"This notebook takes: {', '.join(names)}."
+            f"This notebook takes: {', '.join(names)}.{where}"
         )
     missing = [name for name in names if name not in namespace]
     if missing:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from .parameters import declared_defaults
-from .records import markdown_table, project_root
+from .records import format_value, markdown_table, project_root
 from .sweep import load_results
 
 
@@ -29,6 +29,11 @@ def results_root(folder: str | Path | None = None) -> Path:
     if folder is not None:
         return Path(folder)
     return (project_root() or project_root(Path(__file__).parent) or Path.cwd()) / "sweeps" / "results"
+
+
+def setting(run: Mapping[str, Any], key: str) -> Any:
+    """A run's value of parameter ``key``: the sweep's, or the experiment notebook's default."""
+    return run.get(key, declared_defaults("experiment")[key])
 
 
 def configuration(run: Mapping[str, Any], ignore: Iterable[str] = ("seed",)) -> tuple:
@@ -56,7 +61,7 @@ def over_seeds(runs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
             groups.setdefault(configuration(run), []).append(run)
     summary = []
     for members in groups.values():
-        row: dict[str, Any] = {"runs": members, "seeds": [m.get("seed", 42) for m in members]}
+        row: dict[str, Any] = {"runs": members, "seeds": [setting(m, "seed") for m in members]}
         for key in ("val_accuracy", "test_accuracy"):
             values = [m[key] for m in members]
             row[key] = statistics.mean(values)
@@ -65,8 +70,9 @@ def over_seeds(runs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     return summary
 
 
-def percent(value: float | None, digits: int = 2) -> str:
-    return "–" if value is None else f"{value:.{digits}%}"
+def percent(value: float | None) -> str:
+    """An accuracy as the tables show it: ``98.71%``, or a dash."""
+    return format_value("accuracy", value)
 
 
 def spread(group: Mapping[str, Any], key: str) -> str:
@@ -219,7 +225,7 @@ TIME_LIMIT = 5 * 60
 
 def training_seconds(run: Mapping[str, Any]) -> float:
     """How long a run took to train: its epochs times its seconds per epoch (validation included)."""
-    return run.get("epochs", declared_defaults("experiment")["epochs"]) * run["seconds_per_epoch"]
+    return setting(run, "epochs") * run["seconds_per_epoch"]
 
 
 def stage_5_choice(tuning: Sequence[Mapping[str, Any]]) -> Mapping[str, Any]:
@@ -252,14 +258,14 @@ def longer_rows(tuning: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     configuration (the base first), shortest first within each."""
     margin = rule_margin(tuning)
     helped = [row for row in lever_rows(tuning) if helps(row["difference"], margin)]
-    longer = [run for run in tuning if run.get("status") != "failed" and run.get("seed", 42) == 42
-              and run.get("epochs", 10) > BASE["epochs"]]  # fmt: skip
+    longer = [run for run in tuning if run.get("status") != "failed" and setting(run, "seed") == 42
+              and setting(run, "epochs") > BASE["epochs"]]  # fmt: skip
     rows = [{**find(tuning, **BASE), "training": f"none: the base ({BASE['epochs']} epochs)"}]
     rows += [{**run, "training": changes(parameters_of(run), BASE)} for run in [*helped, *longer]]
 
     def order(row: Mapping[str, Any]) -> tuple:
         lever = changes({k: v for k, v in parameters_of(row).items() if k != "epochs"}, BASE)
-        return (lever != "none", lever, row.get("epochs", 10))
+        return (lever != "none", lever, setting(row, "epochs"))
 
     return sorted(rows, key=order)
 
@@ -279,12 +285,10 @@ def longer_table(root: Path) -> str:
 def seeds_table(root: Path) -> str:
     """Stage 5: the chosen configuration, seed by seed, and over all its seeds."""
     final = final_group(load_results(root / "tuning"))
-    rows = [{"seed": run.get("seed", 42), **run} for run in final["runs"]]
+    rows = [{**run, "seed": setting(run, "seed")} for run in final["runs"]]
     rows.append({"seed": "mean (lowest–highest)", "val_accuracy": spread(final, "val_accuracy"),
                  "test_accuracy": spread(final, "test_accuracy")})  # fmt: skip
-    shown = lambda value: value if isinstance(value, str) else percent(value)  # noqa: E731
-    rows = [{**row, "val": shown(row["val_accuracy"]), "test": shown(row["test_accuracy"])} for row in rows]
-    return markdown_table(rows, {"seed": "seed", "val": "validation", "test": "test"})
+    return markdown_table(rows, {"seed": "seed", "val_accuracy": "validation", "test_accuracy": "test"})
 
 
 @table("readme")

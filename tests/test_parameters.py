@@ -11,6 +11,7 @@ from rnn_helpers.runs.parameters import (
     CELL_NAMES,
     DEFAULTS,
     EXPERIMENT_LEVERS,
+    RECURRENT_INIT_NAMES,
     SCHEDULE_NAMES,
     ParameterError,
     check_batch_size,
@@ -245,11 +246,14 @@ def test_the_one_parser_of_a_parameters_cell():
 
 
 def test_choices_come_from_the_modules_that_implement_them():
-    from rnn_helpers.model import CELLS
+    from rnn_helpers.model import CELLS, RECURRENT_INITIALIZERS
     from rnn_helpers.runs.parameters import PARAMETERS
     from rnn_helpers.training import SCHEDULES
 
     assert CELL_NAMES == tuple(CELLS) and SCHEDULE_NAMES == SCHEDULES  # named without TensorFlow, kept equal
+    assert RECURRENT_INIT_NAMES == RECURRENT_INITIALIZERS
+    for start in RECURRENT_INITIALIZERS:
+        assert check_parameters(recurrent_init=start) == {"recurrent_init": start}
     for cell in CELLS:
         assert check_parameters(cell=cell.upper()) == {"cell": cell}
     for schedule in SCHEDULES:

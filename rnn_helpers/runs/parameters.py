@@ -155,9 +155,11 @@ def folder(name: str, value: Any) -> str | None:
     return value
 
 
-#: The cells of ``rnn_helpers.model.CELLS`` and the schedules of ``rnn_helpers.training.SCHEDULES``,
-#: named here so that checking parameters does not start TensorFlow (a test keeps them equal).
+#: The cells of ``rnn_helpers.model.CELLS``, its ``RECURRENT_INITIALIZERS`` and the schedules of
+#: ``rnn_helpers.training.SCHEDULES``, named here so that checking parameters does not start
+#: TensorFlow (a test keeps them equal).
 CELL_NAMES = ("rnn", "lstm", "gru")
+RECURRENT_INIT_NAMES = ("orthogonal", "identity")
 SCHEDULE_NAMES = ("constant", "cosine")
 
 
@@ -298,7 +300,7 @@ PARAMETERS: dict[str, Parameter] = {
             "orthogonal",
             "'orthogonal', 'identity'",
             "how the recurrent matrix W_h starts: Keras's orthogonal default, or the identity (IRNN)",
-            choice(lambda: ["orthogonal", "identity"]),
+            choice(lambda: list(RECURRENT_INIT_NAMES)),
         ),
         Parameter(
             "normalize_inputs",
